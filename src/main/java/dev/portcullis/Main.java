@@ -1,0 +1,22 @@
+package dev.portcullis;
+
+import dev.portcullis.cli.CheckConfigCommand;
+import dev.portcullis.cli.DefaultConfigCommand;
+import dev.portcullis.cli.ServeCommand;
+import dev.portcullis.cli.VersionProvider;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code portcullis} command: wiring only; each subcommand lives in dev.portcullis.cli. */
+@Command(name = "portcullis", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        description = "A mail server that stops spam at the door.",
+        subcommands = {ServeCommand.class, CheckConfigCommand.class, DefaultConfigCommand.class})
+public final class Main {
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    public static int run(String... args) {
+        return new CommandLine(new Main()).execute(args);
+    }
+}

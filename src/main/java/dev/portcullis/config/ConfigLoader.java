@@ -1,0 +1,203 @@
+package dev.portcullis.config;
+
+import dev.portcullis.net.Cidr;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.tomlj.Toml;
+import org.tomlj.TomlArray;
+import org.tomlj.TomlParseResult;
+import org.tomlj.TomlTable;
+
+/**
+ * Reads the TOML configuration into a {@link Config}. Every mistake is a {@link ConfigException} naming the
+ * file and line. With no file, the embedded {@code default-config.toml} is read the same way, so the
+ * embedded defaults are checked by the same code as an administrator's file.
+ */
+public final class ConfigLoader {
+    public static final String EMBEDDED = "default-config.toml";
+    private static final Pattern MAILBOX = Pattern.compile("[a-z0-9][a-z0-9._-]*");
+    private static final Pattern DOMAIN = Pattern.compile("(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
+
+    /** The chain used when the file lists no [[plugin]]. */
+    public static final List<String> DEFAULT_CHAIN = List.of("rcpt", "relay");
+
+    private ConfigLoader() {}
+
+    public static Config load(Path file) {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new ConfigException(file + ": cannot read: " + e.getMessage());
+        }
+        Path base = file.toAbsolutePath().getParent();
+        return parse(file.toString(), text, base);
+    }
+
+    public static Config embedded(Path workingDir) {
+        try (InputStream in = ConfigLoader.class.getResourceAsStream("/" + EMBEDDED)) {
+            if (in == null) throw new IllegalStateException("embedded configuration missing from the build");
+            return parse("(embedded) " + EMBEDDED, new String(in.readAllBytes(), StandardCharsets.UTF_8), workingDir);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public static String embeddedText() {
+        try (InputStream in = ConfigLoader.class.getResourceAsStream("/" + EMBEDDED)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Relative paths in the file are taken from {@code base} (the file's folder). */
+    public static Config parse(String source, String text, Path base) {
+        TomlParseResult toml = Toml.parse(text);
+        if (toml.hasErrors()) {
+            var e = toml.errors().getFirst();
+            throw new ConfigException(source + ":" + e.position().line() + ": " + e.getMessage());
+        }
+        Section root = new Section(source, "", toml, null);
+
+        Section server = root.table("server");
+        String hostname = server.string("hostname", "localhost").toLowerCase(Locale.ROOT);
+        if (!DOMAIN.matcher(hostname).matches()) throw server.error("hostname", "not a valid host name: " + hostname);
+        Path dataDir = base.resolve(server.string("data_dir", "data")).normalize();
+        server.finish();
+
+        List<Config.Listener> listeners = listeners(root, source);
+
+        Section smtp = root.table("smtp");
+        String longLines = smtp.choice("long_lines", "reject", "reject", "accept");
+        Config.Smtp smtpConfig = new Config.Smtp(
+                positive(smtp, "max_message_size", smtp.size("max_message_size", 25L << 20)),
+                (int) positive(smtp, "max_recipients", smtp.integer("max_recipients", 100)),
+                (int) positive(smtp, "max_received_headers", smtp.integer("max_received_headers", 100)),
+                (int) positive(smtp, "max_errors", smtp.integer("max_errors", 10)),
+                longLines.equals("accept"),
+                smtp.duration("command_timeout", Duration.ofMinutes(5)),
+                smtp.duration("data_timeout", Duration.ofMinutes(3)),
+                smtp.string("banner", "ESMTP Portcullis"));
+        smtp.finish();
+
+        Section tls = root.table("tls");
+        String cert = tls.string("certificate", null);
+        String key = tls.string("key", null);
+        if ((cert == null) != (key == null))
+            throw tls.error(cert == null ? "key" : "certificate", "certificate and key go together: set both or neither");
+        Config.Tls tlsConfig = new Config.Tls(cert == null ? null : base.resolve(cert), key == null ? null : base.resolve(key));
+        if (cert != null) {
+            if (!Files.isReadable(tlsConfig.certificate())) throw tls.error("certificate", "cannot read " + tlsConfig.certificate());
+            if (!Files.isReadable(tlsConfig.key())) throw tls.error("key", "cannot read " + tlsConfig.key());
+        }
+        tls.finish();
+
+        Config.Local local = local(root.table("local"));
+
+        Section relay = root.table("relay");
+        List<Cidr> relayNetworks = new ArrayList<>();
+        for (String n : relay.strings("networks", List.of())) {
+            try {
+                relayNetworks.add(Cidr.parse(n));
+            } catch (IllegalArgumentException e) {
+                throw relay.error("networks", e.getMessage());
+            }
+        }
+        relay.finish();
+
+        List<Config.PluginEntry> plugins = plugins(root, source);
+        root.finish();
+        return new Config(source, hostname, dataDir, listeners, smtpConfig, tlsConfig, local,
+                List.copyOf(relayNetworks), plugins);
+    }
+
+    private static List<Config.Listener> listeners(Section root, String source) {
+        List<Config.Listener> out = new ArrayList<>();
+        for (Section s : tables(root, "listener", source)) {
+            String address = s.string("address", "127.0.0.1");
+            long port = s.integer("port", -1);
+            if (port < 0 || port > 65535) throw s.sectionError("port: expected a port number from 0 to 65535");
+            String role = s.choice("role", "mx", Config.Listener.ROLES.toArray(String[]::new));
+            s.finish();
+            out.add(new Config.Listener(address, (int) port, role));
+        }
+        if (out.isEmpty()) out.add(new Config.Listener("127.0.0.1", 2525, "mx"));
+        return List.copyOf(out);
+    }
+
+    private static Config.Local local(Section s) {
+        List<String> domains = new ArrayList<>();
+        for (String d : s.strings("domains", List.of("localhost"))) {
+            String lower = d.toLowerCase(Locale.ROOT);
+            if (!DOMAIN.matcher(lower).matches()) throw s.error("domains", "not a valid domain: " + d);
+            domains.add(lower);
+        }
+        List<String> users = new ArrayList<>();
+        for (String u : s.strings("users", List.of())) {
+            if (!MAILBOX.matcher(u).matches())
+                throw s.error("users", "mailbox names are lower-case letters, digits, '.', '_' and '-': " + u);
+            users.add(u);
+        }
+        Map<String, List<String>> aliases = new LinkedHashMap<>();
+        Section a = s.table("aliases");
+        for (String name : a.keys()) {
+            String lower = name.toLowerCase(Locale.ROOT);
+            if (!MAILBOX.matcher(lower).matches()) throw a.error(name, "not a valid alias name");
+            aliases.put(lower, a.strings(name, List.of()));
+        }
+        a.finish();
+        s.finish();
+        for (var e : aliases.entrySet())
+            for (String target : e.getValue()) {
+                String t = target.toLowerCase(Locale.ROOT);
+                if (!users.contains(t) && !aliases.containsKey(t) && !t.equals("postmaster"))
+                    throw a.error(e.getKey(), "alias target is neither a user nor an alias: " + target);
+            }
+        return new Config.Local(List.copyOf(domains), List.copyOf(users), Map.copyOf(aliases));
+    }
+
+    private static List<Config.PluginEntry> plugins(Section root, String source) {
+        List<Config.PluginEntry> out = new ArrayList<>();
+        for (Section s : tables(root, "plugin", source)) {
+            String name = s.string("name", null);
+            if (name == null) throw s.sectionError("every [[plugin]] needs a name");
+            out.add(new Config.PluginEntry(name, s, s::finish));
+        }
+        if (out.isEmpty()) // no chain configured: the safe core, local recipients and trusted relays only
+            for (String name : DEFAULT_CHAIN) {
+                Section empty = new Section(source, "plugin", null, null);
+                out.add(new Config.PluginEntry(name, empty, empty::finish));
+            }
+        return List.copyOf(out);
+    }
+
+    /** The sections of a TOML array of tables ({@code [[name]]}). */
+    private static List<Section> tables(Section root, String key, String source) {
+        root.markUsed(key);
+        Object v = root.tomlTable().get(List.of(key));
+        if (v == null) return List.of();
+        if (!(v instanceof TomlArray array)) throw root.error(key, "expected [[" + key + "]] tables");
+        List<Section> out = new ArrayList<>();
+        for (int i = 0; i < array.size(); i++) {
+            if (!(array.get(i) instanceof TomlTable t)) throw root.error(key, "expected [[" + key + "]] tables");
+            out.add(new Section(source, key, t, array.inputPositionOf(i)));
+        }
+        return out;
+    }
+
+    private static long positive(Section s, String key, long value) {
+        if (value <= 0) throw s.error(key, "must be greater than zero");
+        return value;
+    }
+}

@@ -1,0 +1,153 @@
+package dev.portcullis.delivery;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/*
+ * Runs local delivery for queue ids as they arrive: the SMTP side submits the id after its 250, the
+ * start-up code submits what the spool recovered.
+ *
+ * Invariants: an id, once submitted, is delivered or waits in memory for a retry until close(); a failure
+ * never drops it (it comes back after the retry delay). Ids are only ever hints: the spool is the record,
+ * so after close() or a crash the next start recovers whatever is still queued. An id is handled by at
+ * most one delivery at a time (a second submit while it is waiting or running is ignored), so two
+ * threads never deliver the same message at once.
+ *
+ * One platform daemon thread takes ids from the queue and starts a virtual thread per delivery, at most
+ * PARALLEL at once (delivery is disk-bound: more would only queue up on fsync).
+ */
+public final class DeliveryAgent implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger("portcullis.delivery");
+    private static final int PARALLEL = 8;
+    private static final Duration DEFAULT_RETRY = Duration.ofSeconds(30);
+    private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
+
+    private final LocalDelivery local;
+    private final Duration retryDelay;
+    private final LinkedBlockingQueue<String> ready = new LinkedBlockingQueue<>();
+    /** Ids waiting in {@link #ready}, running, or waiting for a retry. */
+    private final Set<String> known = ConcurrentHashMap.newKeySet();
+    private final Semaphore slots = new Semaphore(PARALLEL);
+    private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "delivery-retry");
+        t.setDaemon(true);
+        return t;
+    });
+    private Thread dispatcher;
+    private volatile boolean closed;
+
+    public DeliveryAgent(LocalDelivery local) {
+        this(local, DEFAULT_RETRY);
+    }
+
+    public DeliveryAgent(LocalDelivery local, Duration retryDelay) {
+        this.local = Objects.requireNonNull(local, "local");
+        if (retryDelay.isNegative()) throw new IllegalArgumentException("negative retry delay: " + retryDelay);
+        this.retryDelay = retryDelay;
+    }
+
+    /** Starts delivering: first the ids recovered from the spool (oldest first), then whatever is submitted. */
+    public synchronized void start(List<String> recoveredIds) {
+        if (dispatcher != null) throw new IllegalStateException("already started");
+        if (closed) throw new IllegalStateException("closed");
+        recoveredIds.forEach(this::submit);
+        dispatcher = Thread.ofPlatform().name("delivery").daemon(true).start(this::dispatch);
+    }
+
+    /** Queues a stored message for delivery. Ids submitted before {@link #start} wait for it. */
+    public void submit(String queueId) {
+        Objects.requireNonNull(queueId, "queueId");
+        if (closed) {
+            LOG.info(() -> queueId + ": not delivered now, agent closed; stays queued for the next start");
+            return;
+        }
+        if (known.add(queueId)) ready.add(queueId);
+    }
+
+    /** Stops taking ids and waits a few seconds for deliveries under way. Queued ids stay in the spool. */
+    @Override
+    public void close() {
+        Thread d;
+        synchronized (this) {
+            if (closed) return;
+            closed = true;
+            d = dispatcher;
+        }
+        retries.shutdownNow();
+        long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
+        try {
+            if (d != null) {
+                d.interrupt();
+                d.join(CLOSE_WAIT);
+            }
+            // Deliveries under way are not interrupted: an interrupted FileChannel closes mid-write. Wait.
+            long left = Math.max(0, deadline - System.nanoTime());
+            if (slots.tryAcquire(PARALLEL, left, TimeUnit.NANOSECONDS)) slots.release(PARALLEL);
+            else LOG.warning("delivery: closed with deliveries still running; the queue keeps their messages");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void dispatch() {
+        try {
+            while (!closed) {
+                String id = ready.take();
+                slots.acquire();
+                if (closed) {
+                    slots.release();
+                    return;
+                }
+                try {
+                    Thread.ofVirtual().name("delivery-" + id).start(() -> run(id));
+                } catch (RuntimeException | Error e) {
+                    slots.release();
+                    throw e;
+                }
+            }
+        } catch (InterruptedException e) {
+            // close()
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.SEVERE, "delivery: dispatcher stopped; queued messages wait for the next start", e);
+        }
+    }
+
+    private void run(String id) {
+        boolean retry = false;
+        try {
+            boolean finished = local.deliver(id);
+            if (!finished) LOG.fine(() -> id + ": local recipients done, others pending");
+        } catch (Exception e) {
+            // IOException mostly (disk full, a broken mailbox); anything else is a bug, but the message
+            // must not be forgotten because of it either.
+            LOG.log(Level.WARNING, id + ": delivery failed, retry in " + retryDelay.toSeconds() + "s: " + e, e);
+            retry = true;
+        } finally {
+            slots.release();
+        }
+        if (retry) scheduleRetry(id);
+        else known.remove(id);
+    }
+
+    private void scheduleRetry(String id) {
+        try {
+            retries.schedule(() -> {
+                if (!closed) ready.add(id);
+            }, retryDelay.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException closing) {
+            LOG.info(() -> id + ": retry dropped at close; stays queued for the next start");
+        }
+    }
+}

@@ -1,0 +1,15 @@
+package dev.portcullis.hook;
+
+import java.nio.file.Path;
+import java.time.Clock;
+
+/** What the server lends plugins: pass these in, never reach for globals (DESIGN habit 6). */
+public interface ServerServices {
+    Clock clock();
+    /** This server's own name, as in the greeting. */
+    String hostname();
+    /** The folder where a plugin may keep state, one subfolder per plugin. */
+    Path dataDir();
+    /** The local domains and mailboxes. */
+    LocalRecipients localRecipients();
+}

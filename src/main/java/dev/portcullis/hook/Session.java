@@ -1,0 +1,27 @@
+package dev.portcullis.hook;
+
+import java.net.InetAddress;
+import java.time.Instant;
+import java.util.Optional;
+
+/** What a plugin may know about the connection it is judging. Lives as long as the TCP connection. */
+public interface Session {
+    /** Unique id of this connection, also in every log line about it. */
+    String id();
+    InetAddress remoteAddress();
+    int remotePort();
+    InetAddress localAddress();
+    int localPort();
+    /** The role of the listener that accepted the connection: mx, submission or submissions. */
+    String listenerRole();
+    Instant connectedAt();
+    /** The HELO/EHLO argument, or null before the client said it. */
+    String helo();
+    boolean extended();
+    boolean tls();
+    Optional<String> authenticatedUser();
+    /** True when the client is in a configured relay network (trusted to send anywhere). */
+    boolean relayClient();
+    Notes notes();
+    DecisionTrace trace();
+}

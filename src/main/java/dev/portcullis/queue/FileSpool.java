@@ -1,0 +1,233 @@
+package dev.portcullis.queue;
+
+import dev.portcullis.hook.Address;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.logging.Logger;
+import java.util.regex.Pattern;
+
+/*
+ * The durable queue on disk (qmail's and Postfix's recipe, DESIGN "250 means the message is on disk").
+ *
+ *   <queueDir>/tmp/<id>            being written; never read; emptied by recover()
+ *   <queueDir>/messages/<id>       queued: envelope header + content in one file (EnvelopeFormat)
+ *   <queueDir>/messages/<id>.done  recipients already delivered or bounced, one per line, append-only
+ *
+ * Invariants:
+ * - A file appears in messages/ only by an atomic rename of a fully written and forced tmp file, followed
+ *   by an fsync of messages/; only then does store() return. So after a crash, messages/ holds whole
+ *   messages only, and every message store() returned for.
+ * - A recipient is in .done only after the delivery it records is durable (the caller's job), and the
+ *   line itself is forced before markDone() returns. A torn last line (no LF) is ignored: that recipient
+ *   is delivered again, a duplicate, never a loss.
+ * - remove() deletes the message before its .done, so a crash in between leaves an orphan .done (removed
+ *   by recover()) rather than a message with its done-list gone (delivered again to everyone).
+ * - Queue ids are [A-Za-z0-9]+ (see QueueIds), so no id can name a path outside the queue.
+ *
+ * Directory fsync opens the directory for reading and forces it, which Linux supports (and needs: a new
+ * name is durable only once its directory is synced).
+ */
+public final class FileSpool implements Spool {
+
+    private static final Logger LOG = Logger.getLogger("portcullis.queue");
+    private static final Pattern QUEUE_ID = Pattern.compile("[A-Za-z0-9]{1,64}");
+    private static final String DONE_SUFFIX = ".done";
+
+    private final Path tmp;
+    private final Path messages;
+
+    public FileSpool(Path queueDir) throws IOException {
+        this.tmp = queueDir.resolve("tmp");
+        this.messages = queueDir.resolve("messages");
+        for (Path dir : List.of(queueDir, tmp, messages)) {
+            if (Files.isDirectory(dir)) continue;
+            Files.createDirectories(dir);
+            syncDirectory(dir.toAbsolutePath().getParent());   // make the new folder's name durable too
+        }
+    }
+
+    @Override
+    public void store(Envelope envelope, List<ByteBuffer> content) throws IOException {
+        String id = checkId(envelope.queueId());
+        Path message = messages.resolve(id);
+        // rename(2) would silently replace a queued message; ids are unique, so this is a bug upstream.
+        if (Files.exists(message)) throw new FileAlreadyExistsException(message.toString(), null, "already queued");
+        Path temp = tmp.resolve(id);
+        // Opened outside the clean-up below: a tmp file we failed to create is not ours to delete.
+        FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        boolean renamed = false;
+        try {
+            try (FileChannel ch = channel) {
+                writeFully(ch, ByteBuffer.wrap(EnvelopeFormat.header(envelope)));
+                for (ByteBuffer part : content) writeFully(ch, part.duplicate());  // leave the caller's buffers as they were
+                ch.force(true);
+            }
+            Files.move(temp, message, StandardCopyOption.ATOMIC_MOVE);
+            renamed = true;
+            syncDirectory(messages);
+        } catch (IOException | RuntimeException e) {
+            // The contract: when store throws, nothing was queued (the client gets 451 and sends again).
+            // Undo a rename whose directory sync failed, or we could deliver a message we never said 250 to.
+            cleanUp(renamed ? message : temp, e);
+            throw e;
+        }
+    }
+
+    @Override
+    public List<String> recover() throws IOException {
+        try (DirectoryStream<Path> half = Files.newDirectoryStream(tmp)) {
+            for (Path p : half) {
+                LOG.info(() -> "recover: removing half-written " + p.getFileName());
+                Files.deleteIfExists(p);
+            }
+        }
+        try (DirectoryStream<Path> all = Files.newDirectoryStream(messages, "*" + DONE_SUFFIX)) {
+            for (Path done : all) {
+                String name = done.getFileName().toString();
+                Path message = messages.resolve(name.substring(0, name.length() - DONE_SUFFIX.length()));
+                if (!Files.exists(message)) {
+                    LOG.info(() -> "recover: removing " + name + " of a message already removed");
+                    Files.deleteIfExists(done);
+                }
+            }
+        }
+        return list();
+    }
+
+    @Override
+    public Envelope envelope(String queueId) throws IOException {
+        try (InputStream in = openMessage(queueId)) {
+            return EnvelopeFormat.read(in, queueId);
+        }
+    }
+
+    @Override
+    public InputStream content(String queueId) throws IOException {
+        InputStream in = openMessage(queueId);
+        try {
+            EnvelopeFormat.read(in, queueId);   // skip the header: the stream now starts at the content
+            return in;
+        } catch (IOException | RuntimeException e) {
+            in.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void markDone(String queueId, Address recipient) throws IOException {
+        Path message = messages.resolve(checkId(queueId));
+        if (!Files.exists(message)) throw new NoSuchFileException(message.toString(), null, "not queued");
+        Path done = doneFile(queueId);
+        boolean created = !Files.exists(done);
+        byte[] line = (EnvelopeFormat.address(recipient) + "\n").getBytes(StandardCharsets.US_ASCII);
+        // One write of a whole line in append mode: concurrent markers cannot interleave inside a line.
+        try (FileChannel ch = FileChannel.open(done, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.APPEND)) {
+            writeFully(ch, ByteBuffer.wrap(line));
+            ch.force(true);
+        }
+        if (created) syncDirectory(messages);
+    }
+
+    @Override
+    public Set<Address> done(String queueId) throws IOException {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(doneFile(queueId));
+        } catch (NoSuchFileException e) {
+            return Set.of();
+        }
+        Set<Address> done = new LinkedHashSet<>();
+        int start = 0;
+        for (int lf = indexOf(bytes, start); lf >= 0; start = lf + 1, lf = indexOf(bytes, start)) {
+            String line = new String(bytes, start, lf - start, StandardCharsets.ISO_8859_1);
+            try {
+                done.add(EnvelopeFormat.parseAddress(line, queueId));
+            } catch (IOException e) {
+                // Garbage after a crash (some file systems leave zeros): forgetting a done recipient
+                // means one duplicate delivery; refusing the whole file could mean many.
+                LOG.warning(() -> queueId + ": ignoring unreadable .done line: " + e.getMessage());
+            }
+        }
+        // Bytes after the last LF are a line torn by a crash: that recipient was not recorded done.
+        return Collections.unmodifiableSet(done);
+    }
+
+    @Override
+    public void remove(String queueId) throws IOException {
+        Files.deleteIfExists(messages.resolve(checkId(queueId)));
+        Files.deleteIfExists(doneFile(queueId));
+        // Not strictly needed (a removal lost in a crash only means a duplicate), but cheap and it keeps
+        // duplicates rare.
+        syncDirectory(messages);
+    }
+
+    @Override
+    public List<String> list() throws IOException {
+        List<String> ids = new ArrayList<>();
+        try (DirectoryStream<Path> all = Files.newDirectoryStream(messages)) {
+            for (Path p : all) {
+                String name = p.getFileName().toString();
+                if (QUEUE_ID.matcher(name).matches()) ids.add(name);
+                else if (!name.endsWith(DONE_SUFFIX)) LOG.warning(() -> "queue: ignoring stray file " + p);
+            }
+        }
+        ids.sort(null);   // QueueIds sort by time
+        return ids;
+    }
+
+    private InputStream openMessage(String queueId) throws IOException {
+        return new BufferedInputStream(Files.newInputStream(messages.resolve(checkId(queueId))), 64 * 1024);
+    }
+
+    private Path doneFile(String queueId) {
+        return messages.resolve(checkId(queueId) + DONE_SUFFIX);
+    }
+
+    private static String checkId(String queueId) {
+        Objects.requireNonNull(queueId, "queueId");
+        if (!QUEUE_ID.matcher(queueId).matches())
+            throw new IllegalArgumentException("not a queue id: " + queueId.replaceAll("[^\\x21-\\x7e]", "?"));
+        return queueId;
+    }
+
+    private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {
+        while (buf.hasRemaining()) ch.write(buf);
+    }
+
+    private static int indexOf(byte[] bytes, int from) {
+        for (int i = from; i < bytes.length; i++) if (bytes[i] == '\n') return i;
+        return -1;
+    }
+
+    private static void cleanUp(Path file, Exception cause) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    static void syncDirectory(Path dir) throws IOException {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+}

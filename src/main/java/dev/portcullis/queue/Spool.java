@@ -1,0 +1,40 @@
+package dev.portcullis.queue;
+
+import dev.portcullis.hook.Address;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The durable queue. Invariant: when {@link #store} returns, the message and its envelope are on disk
+ * (forced, renamed into the queue, directory synced) and survive a crash; when it throws, nothing was
+ * queued (a half-written temporary file may remain and is removed by {@link #recover}).
+ */
+public interface Spool {
+
+    /** Stores the message durably. The content parts are written in order (e.g. Received header, then body). */
+    void store(Envelope envelope, List<ByteBuffer> content) throws IOException;
+
+    /** Removes half-written files and returns the ids of every message still queued, oldest first. */
+    List<String> recover() throws IOException;
+
+    /** The stored envelope of a queued message. */
+    Envelope envelope(String queueId) throws IOException;
+
+    /** The stored content (CRLF line endings, exactly the bytes stored). Caller closes. */
+    InputStream content(String queueId) throws IOException;
+
+    /** Durably records that one recipient is done (delivered or bounced), so a restart does not deliver it again. */
+    void markDone(String queueId, Address recipient) throws IOException;
+
+    /** Recipients already marked done. */
+    Set<Address> done(String queueId) throws IOException;
+
+    /** Removes the message and its records once every recipient is done. */
+    void remove(String queueId) throws IOException;
+
+    /** Ids of all queued messages, oldest first. */
+    List<String> list() throws IOException;
+}

@@ -1,0 +1,89 @@
+package dev.portcullis.server;
+
+import dev.portcullis.config.Config;
+import dev.portcullis.config.ConfiguredRecipients;
+import dev.portcullis.delivery.DeliveryAgent;
+import dev.portcullis.delivery.LocalDelivery;
+import dev.portcullis.hook.Plugin;
+import dev.portcullis.queue.FileSpool;
+import dev.portcullis.queue.Spool;
+import dev.portcullis.smtp.HookChain;
+import dev.portcullis.smtp.SmtpListener;
+import dev.portcullis.smtp.SmtpService;
+import dev.portcullis.tls.ServerTls;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.logging.Logger;
+
+/**
+ * Wiring: from a validated {@link Config} to running listeners, spool and delivery. Start order matters:
+ * the queue is recovered and handed to delivery before the first listener accepts a connection.
+ */
+public final class Server implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger("portcullis.server");
+
+    private final Config config;
+    private final List<Plugin> plugins;
+    private final DeliveryAgent delivery;
+    private final List<SmtpListener> listeners = new ArrayList<>();
+    private final ServerTls tls;
+
+    private Server(Config config, Clock clock) throws IOException {
+        this.config = config;
+        Files.createDirectories(config.dataDir());
+        this.tls = config.tls().certificate() != null
+                ? ServerTls.fromPem(config.tls().certificate(), config.tls().key())
+                : ServerTls.selfSigned(config.tlsDir(), config.hostname());
+        LOG.info(() -> "TLS certificate " + tls.sha256Fingerprint()
+                + (config.tls().certificate() == null ? " (self-signed, " + config.tlsDir() + ")" : ""));
+        var recipients = new ConfiguredRecipients(config.local());
+        Services services = new Services(clock, config.hostname(), config.dataDir(), recipients);
+        this.plugins = PluginLoader.load(config, services);
+
+        Spool spool = new FileSpool(config.queueDir());
+        List<String> recovered = spool.recover();
+        if (!recovered.isEmpty()) LOG.info(() -> "recovered " + recovered.size() + " queued message(s)");
+        this.delivery = new DeliveryAgent(new LocalDelivery(spool, recipients, config.mailDir(), config.hostname()));
+        delivery.start(recovered);
+
+        String postmasterDomain = config.local().domains().isEmpty() ? config.hostname() : config.local().domains().getFirst();
+        SmtpService service = new SmtpService(config.hostname(), config.smtp(), new HookChain(plugins), spool,
+                delivery::submit, clock, config.relayNetworks(), recipients, postmasterDomain);
+        try {
+            for (Config.Listener l : config.listeners()) listeners.add(new SmtpListener(l, service, tls));
+        } catch (IOException e) {
+            close();
+            throw e;
+        }
+    }
+
+    public static Server start(Config config) throws IOException {
+        return start(config, Clock.systemUTC());
+    }
+
+    public static Server start(Config config, Clock clock) throws IOException {
+        return new Server(config, clock);
+    }
+
+    /** The port each listener is bound to, in configuration order (useful with port 0). */
+    public List<Integer> ports() { return listeners.stream().map(SmtpListener::port).toList(); }
+
+    public Config config() { return config; }
+
+    public ServerTls tls() { return tls; }
+
+    @Override public void close() {
+        for (SmtpListener l : listeners) {
+            try {
+                l.close();
+            } catch (IOException ignored) {
+                // closing anyway
+            }
+        }
+        delivery.close();
+        plugins.forEach(Plugin::close);
+    }
+}

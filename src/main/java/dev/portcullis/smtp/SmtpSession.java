@@ -1,0 +1,635 @@
+package dev.portcullis.smtp;
+
+import dev.portcullis.hook.Address;
+import dev.portcullis.hook.ConnectContext;
+import dev.portcullis.hook.ConnectHook;
+import dev.portcullis.hook.DataContext;
+import dev.portcullis.hook.DataHook;
+import dev.portcullis.hook.DataPostContext;
+import dev.portcullis.hook.DataPostHook;
+import dev.portcullis.hook.DisconnectContext;
+import dev.portcullis.hook.DisconnectHook;
+import dev.portcullis.hook.HeloContext;
+import dev.portcullis.hook.HeloHook;
+import dev.portcullis.hook.HookResult;
+import dev.portcullis.hook.MailContext;
+import dev.portcullis.hook.MailHook;
+import dev.portcullis.hook.QueueContext;
+import dev.portcullis.hook.QueueHook;
+import dev.portcullis.hook.QuitContext;
+import dev.portcullis.hook.QuitHook;
+import dev.portcullis.hook.RcptContext;
+import dev.portcullis.hook.RcptHook;
+import dev.portcullis.hook.Reply;
+import dev.portcullis.hook.ResetContext;
+import dev.portcullis.hook.ResetHook;
+import dev.portcullis.hook.UnrecognizedCommandContext;
+import dev.portcullis.hook.UnrecognizedCommandHook;
+import dev.portcullis.hook.VrfyContext;
+import dev.portcullis.hook.VrfyHook;
+import dev.portcullis.net.Cidr;
+import dev.portcullis.queue.Envelope;
+import dev.portcullis.queue.QueueIds;
+import java.io.BufferedOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One SMTP conversation (RFC 5321), from greeting to close, on the connection's own virtual thread.
+ *
+ * The engine sees a {@link Transport}, never a socket. Replies are buffered and flushed only when the
+ * next read would block, so pipelined commands (RFC 2920) are answered in order and in one write.
+ * Every phase asks the {@link HookChain}; the defaults when all plugins decline are written out in
+ * {@code on*} below. Nothing thrown by a plugin or by bad input reaches the client as anything but a
+ * reply with an enhanced status code (RFC 3463).
+ */
+public final class SmtpSession {
+    private static final Logger LOG = Logger.getLogger("portcullis.smtp");
+    private static final DateTimeFormatter RFC5322_DATE =
+            DateTimeFormatter.ofPattern("EEE, d MMM yyyy HH:mm:ss Z", Locale.US);
+
+    /** RFC 5321 4.5.3.1.4: 512 octets with CRLF. */
+    private static final int BASE_LINE = 510;
+    /** What MAIL parameters we advertise add to that: SIZE (RFC 1870) 26, SMTPUTF8 (RFC 6531) 10, BODY 14. */
+    private static final int MAIL_EXTRA = 26 + 10 + 14;
+    /** Read up to this much, so a later extension's parameters (AUTH=, ORCPT=: 500 each) fit too. */
+    private static final int READ_LIMIT = BASE_LINE + 1000;
+
+    private final SmtpService service;
+    private final Transport transport;
+    private final SessionState state;
+    private final SmtpInput in;
+    private OutputStream out;
+    private TransactionState tx;
+    private int errors;
+    private int messages;
+    private boolean closing;
+    private String endReason = "quit";
+
+    public SmtpSession(SmtpService service, Transport transport, String role, String id) {
+        this.service = service;
+        this.transport = transport;
+        var remote = transport.remote();
+        var local = transport.local();
+        this.state = new SessionState(id, remote.getAddress(), remote.getPort(), local.getAddress(), local.getPort(),
+                role, service.clock().instant(), Cidr.anyContains(service.relayNetworks(), remote.getAddress()));
+        this.state.tls = transport.isTls();
+        this.out = new BufferedOutputStream(transport.output(), 4096);
+        this.in = new SmtpInput(transport.input(), this::flush);
+    }
+
+    public void run() {
+        try {
+            transport.readTimeout(service.limits().commandTimeout());
+            if (greet()) {
+                while (!closing) {
+                    SmtpInput.Line line = in.readCommandLine(READ_LIMIT);
+                    if (line == null) { endReason = "client closed"; break; }
+                    command(line);
+                }
+            }
+            flush();
+        } catch (SocketTimeoutException e) {
+            endReason = "timeout";
+            sendQuietly(new Reply(421, "4.4.2", service.hostname() + " Error: timeout exceeded, closing connection"));
+        } catch (EOFException e) {
+            endReason = "client closed: " + e.getMessage();
+        } catch (IOException e) {
+            endReason = "i/o error: " + e.getMessage();
+        } catch (RuntimeException e) {
+            // a bug of ours: the client gets a 421, the log gets the stack trace
+            endReason = "internal error";
+            LOG.log(Level.SEVERE, "session " + state.id + " failed", e);
+            sendQuietly(new Reply(421, "4.3.0", service.hostname() + " Error: internal error, closing connection"));
+        } finally {
+            if (tx != null) abandonTransaction();
+            service.hooks().notify(DisconnectHook.class, "disconnect", h -> h.onDisconnect(new DisconnectContext(state)));
+            transport.close();
+            LOG.info(() -> "connection session=" + state.id + " client=" + state.remote.getHostAddress() + ":" + state.remotePort
+                    + " role=" + state.role + " helo=" + quote(state.helo) + " tls=" + state.tls
+                    + (state.authUser == null ? "" : " auth=" + state.authUser) + " messages=" + messages
+                    + " errors=" + errors + " duration_ms=" + (service.clock().millis() - state.connectedAt.toEpochMilli())
+                    + " end=" + quote(endReason) + " trace=" + quote(state.trace.toString()));
+        }
+    }
+
+    /** The connect phase; false when a plugin refused the session. */
+    private boolean greet() throws IOException {
+        var outcome = service.hooks().run(ConnectHook.class, "connect", state, h -> h.onConnect(new ConnectContext(state)));
+        Reply refusal = switch (outcome.result()) {
+            case HookResult.Declined d -> null;
+            case HookResult.Ok ok -> null;
+            case HookResult.Deny deny -> deny.reply();
+            case HookResult.DenySoft soft -> soft.reply();
+        };
+        if (refusal != null) {
+            endReason = "refused at connect by " + outcome.plugin();
+            send(refusal);
+            return false;
+        }
+        send(new Reply(220, null, service.hostname() + " " + service.limits().banner()));
+        return true;
+    }
+
+    private void command(SmtpInput.Line line) throws IOException {
+        if (line.tooLong()) {
+            reply(500, "5.5.2", "Error: line too long");
+            return;
+        }
+        String text = new String(line.bytes(), 0, line.length(), StandardCharsets.ISO_8859_1);
+        int space = text.indexOf(' ');
+        String verb = (space < 0 ? text : text.substring(0, space)).toUpperCase(Locale.ROOT);
+        String args = space < 0 ? "" : text.substring(space + 1);
+        int max = verb.equals("MAIL") ? BASE_LINE + MAIL_EXTRA : BASE_LINE;
+        if (line.length() > max) {
+            reply(500, "5.5.2", "Error: line too long");
+            return;
+        }
+        if (text.indexOf('\r') >= 0 || text.indexOf('\0') >= 0) {
+            reply(500, "5.5.2", "Error: bad character in command");
+            return;
+        }
+        switch (verb) {
+            case "EHLO" -> onHelo(args, true);
+            case "HELO" -> onHelo(args, false);
+            case "MAIL" -> onMail(utf8(line, space));
+            case "RCPT" -> onRcpt(utf8(line, space));
+            case "DATA" -> onData(args);
+            case "BDAT" -> onBdat(args);
+            case "RSET" -> onRset(args);
+            case "NOOP" -> reply(250, "2.0.0", "Ok");
+            case "QUIT" -> onQuit();
+            case "VRFY" -> onVrfy(args);
+            case "HELP" -> reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS");
+            case "STARTTLS" -> onStartTls(args);
+            default -> onUnrecognized(verb, args);
+        }
+    }
+
+    // ---- HELO / EHLO ------------------------------------------------------------------------------
+
+    private void onHelo(String args, boolean extended) throws IOException {
+        String name = args.strip();
+        if (name.isEmpty()) {
+            reply(501, "5.5.4", "Syntax: " + (extended ? "EHLO" : "HELO") + " hostname");
+            return;
+        }
+        if (tx != null) abandonTransaction(); // RFC 5321 4.1.4: EHLO resets the state
+        var outcome = service.hooks().run(HeloHook.class, "helo", state, h -> h.onHelo(new HeloContext(state, name, extended)));
+        if (refused(outcome)) return;
+        state.helo = name;
+        state.extended = extended;
+        if (!extended) {
+            reply(250, null, service.hostname());
+            return;
+        }
+        List<String> lines = new java.util.ArrayList<>(List.of(
+                service.hostname() + " Hello " + name + " [" + state.remote.getHostAddress() + "]",
+                "PIPELINING",
+                "SIZE " + service.limits().maxMessageSize(),
+                "8BITMIME",
+                "ENHANCEDSTATUSCODES",
+                "SMTPUTF8",
+                "CHUNKING"));
+        if (!state.tls && transport.canStartTls()) lines.add("STARTTLS");
+        send(new Reply(250, null, lines));
+    }
+
+    // ---- MAIL -------------------------------------------------------------------------------------
+
+    private void onMail(String args) throws IOException {
+        if (args == null) { reply(501, "5.5.2", "Error: invalid UTF-8 in command"); return; }
+        if (state.helo == null) { reply(503, "5.5.1", "Error: send HELO/EHLO first"); return; }
+        if (tx != null) { reply(503, "5.5.1", "Error: nested MAIL command"); return; }
+        if (!args.regionMatches(true, 0, "FROM:", 0, 5)) { reply(501, "5.5.4", "Syntax: MAIL FROM:<address>"); return; }
+        PathParser.Parsed parsed;
+        try {
+            parsed = PathParser.parse(args.substring(5), true);
+        } catch (PathParser.PathException e) {
+            reply(e.code, e.enhanced, e.getMessage());
+            return;
+        }
+        Map<String, String> params = parsed.parameters();
+        if (!params.isEmpty() && !state.extended) { reply(555, "5.5.4", "Error: parameters need EHLO"); return; }
+        for (var p : params.entrySet()) {
+            switch (p.getKey()) {
+                case "SIZE" -> {
+                    long size;
+                    try {
+                        size = Long.parseLong(p.getValue());
+                    } catch (NumberFormatException e) {
+                        reply(501, "5.5.4", "Syntax: SIZE=<number>");
+                        return;
+                    }
+                    if (size > service.limits().maxMessageSize()) {
+                        reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+                        return;
+                    }
+                }
+                case "BODY" -> {
+                    String body = p.getValue().toUpperCase(Locale.ROOT);
+                    if (!body.equals("7BIT") && !body.equals("8BITMIME")) { reply(501, "5.5.4", "Syntax: BODY=7BIT or BODY=8BITMIME"); return; }
+                }
+                case "SMTPUTF8" -> {
+                    if (!p.getValue().isEmpty()) { reply(501, "5.5.4", "Syntax: SMTPUTF8 takes no value"); return; }
+                }
+                default -> {
+                    reply(555, "5.5.4", "Error: unsupported MAIL parameter " + p.getKey());
+                    return;
+                }
+            }
+        }
+        if (!PathParser.isAscii(parsed.address().raw()) && !params.containsKey("SMTPUTF8")) {
+            reply(553, "5.6.7", "Error: non-ASCII address needs SMTPUTF8");
+            return;
+        }
+        TransactionState next = new TransactionState(parsed.address(), params);
+        var outcome = service.hooks().run(MailHook.class, "mail", state,
+                h -> h.onMail(new MailContext(state, next, parsed.address(), params)));
+        if (refused(outcome)) {
+            logReject("mail", parsed.address(), null, outcome);
+            return;
+        }
+        tx = next;
+        reply(250, "2.1.0", "Ok");
+    }
+
+    // ---- RCPT -------------------------------------------------------------------------------------
+
+    private void onRcpt(String args) throws IOException {
+        if (args == null) { reply(501, "5.5.2", "Error: invalid UTF-8 in command"); return; }
+        if (tx == null) { reply(503, "5.5.1", "Error: need MAIL command"); return; }
+        if (!args.regionMatches(true, 0, "TO:", 0, 3)) { reply(501, "5.5.4", "Syntax: RCPT TO:<address>"); return; }
+        if (tx.recipients.size() >= service.limits().maxRecipients()) { reply(452, "4.5.3", "Error: too many recipients"); return; }
+        PathParser.Parsed parsed;
+        try {
+            parsed = PathParser.parse(args.substring(3), false);
+        } catch (PathParser.PathException e) {
+            reply(e.code, e.enhanced, e.getMessage());
+            return;
+        }
+        if (!parsed.parameters().isEmpty()) {
+            reply(555, "5.5.4", "Error: unsupported RCPT parameter " + parsed.parameters().keySet().iterator().next());
+            return;
+        }
+        Address rcpt = parsed.postmaster()
+                ? new Address("postmaster", service.postmasterDomain(), parsed.address().raw())
+                : parsed.address();
+        if (!PathParser.isAscii(rcpt.raw()) && !tx.utf8) { reply(553, "5.6.7", "Error: non-ASCII address needs SMTPUTF8"); return; }
+        TransactionState t = tx;
+        var outcome = service.hooks().run(RcptHook.class, "rcpt", state,
+                h -> h.onRcpt(new RcptContext(state, t, rcpt, parsed.parameters())));
+        switch (outcome.result()) {
+            case HookResult.Ok ok -> {
+                tx.recipients.add(rcpt);
+                reply(250, "2.1.5", "Ok");
+            }
+            case HookResult.Declined d -> {
+                // nobody vouched for this recipient: never relay by default
+                state.trace.add("core", "rcpt", "deny", "no plugin accepted " + rcpt.path());
+                logReject("rcpt", tx.sender, rcpt, outcome);
+                reply(550, "5.7.1", "Error: relay access denied");
+            }
+            default -> {
+                logReject("rcpt", tx.sender, rcpt, outcome);
+                refused(outcome);
+            }
+        }
+    }
+
+    // ---- DATA and BDAT ----------------------------------------------------------------------------
+
+    private void onData(String args) throws IOException {
+        if (!args.isBlank()) { reply(501, "5.5.4", "Syntax: DATA"); return; }
+        if (!readyForContent()) return;
+        if (tx.chunks != null) { reply(503, "5.5.1", "Error: DATA not allowed after BDAT"); return; }
+        if (!dataHookAccepts()) return;
+        send(new Reply(354, null, "End data with <CR><LF>.<CR><LF>"));
+        flush();
+        MessageBuffer content = new MessageBuffer(service.limits().maxMessageSize());
+        transport.readTimeout(service.limits().dataTimeout());
+        SmtpInput.DataEnd end = in.readData(content);
+        transport.readTimeout(service.limits().commandTimeout());
+        if (end == SmtpInput.DataEnd.BARE_LINE_ENDING) {
+            // Whatever the client meant as the end of data, we cannot know where it is: stop listening.
+            endReason = "bare CR or LF in DATA";
+            logMessage(null, "554 5.5.2 bare CR or LF", "core");
+            tx = null;
+            reply(554, "5.5.2", "Error: bare CR or LF in message data (RFC 5321 2.3.8); closing connection");
+            closing = true;
+            return;
+        }
+        finishMessage(content, false);
+    }
+
+    private void onBdat(String args) throws IOException {
+        String[] parts = args.strip().split(" +");
+        long size;
+        boolean last = parts.length == 2 && parts[1].equalsIgnoreCase("LAST");
+        try {
+            if (parts.length < 1 || parts.length > 2 || (parts.length == 2 && !last)) throw new NumberFormatException();
+            size = Long.parseLong(parts[0]);
+            if (size < 0) throw new NumberFormatException();
+        } catch (NumberFormatException e) {
+            // without a size we cannot find the next command in the stream
+            endReason = "bad BDAT syntax";
+            reply(501, "5.5.4", "Syntax: BDAT <size> [LAST]; closing connection");
+            closing = true;
+            return;
+        }
+        boolean accepting = tx != null && !tx.recipients.isEmpty() && !tx.chunkFailed;
+        if (accepting && tx.chunks == null) {
+            if (!dataHookAccepts()) {
+                tx.chunkFailed = true;
+                accepting = false;
+                in.readChunk(size, new MessageBuffer(0)); // RFC 3030: the chunk is read either way
+                return;
+            }
+            tx.chunks = new MessageBuffer(service.limits().maxMessageSize());
+        }
+        transport.readTimeout(service.limits().dataTimeout());
+        in.readChunk(size, accepting ? tx.chunks : new MessageBuffer(0));
+        transport.readTimeout(service.limits().commandTimeout());
+        if (!accepting) {
+            if (tx != null && tx.chunkFailed) reply(503, "5.5.1", "Error: earlier BDAT failed, send RSET");
+            else readyForContent(); // replies with the reason
+            return;
+        }
+        if (!last) {
+            reply(250, "2.0.0", size + " octets received");
+            return;
+        }
+        finishMessage(tx.chunks, true);
+    }
+
+    /** MAIL and at least one accepted RCPT; replies with the reason when not. */
+    private boolean readyForContent() throws IOException {
+        if (tx == null) { reply(503, "5.5.1", "Error: need MAIL command"); return false; }
+        if (tx.recipients.isEmpty()) { reply(554, "5.5.1", "Error: no valid recipients"); return false; }
+        return true;
+    }
+
+    private boolean dataHookAccepts() throws IOException {
+        TransactionState t = tx;
+        var outcome = service.hooks().run(DataHook.class, "data", state, h -> h.onData(new DataContext(state, t)));
+        if (refused(outcome)) {
+            logMessage(null, outcome.result().toString(), outcome.plugin());
+            return false;
+        }
+        tx.queueId = QueueIds.next();
+        return true;
+    }
+
+    /** Content rules, then data_post, then queue: one reply for the whole message, then a fresh state. */
+    private void finishMessage(MessageBuffer content, boolean fromChunks) throws IOException {
+        TransactionState t = tx;
+        tx = null;
+        t.size = content.total();
+        var limits = service.limits();
+        if (content.overflowed()) {
+            reject(t, 552, "5.3.4", "Error: message size exceeds fixed maximum message size", "core");
+            return;
+        }
+        ContentCheck check = ContentCheck.of(content.array(), content.length());
+        if (fromChunks && check.bareLineEnding()) {
+            reject(t, 554, "5.6.0", "Error: bare CR or LF in message content", "core");
+            return;
+        }
+        if (check.longestLine() > 1000 && !limits.acceptLongLines()) {
+            reject(t, 554, "5.6.0", "Error: message has a line longer than 1000 octets (RFC 5321 4.5.3.1.6)", "core");
+            return;
+        }
+        if (check.receivedHeaders() > limits.maxReceivedHeaders()) {
+            reject(t, 554, "5.4.6", "Error: too many Received headers: mail loop", "core");
+            return;
+        }
+        String received = receivedHeader(t);
+        ReceivedMessage message = new ReceivedMessage(received.getBytes(StandardCharsets.UTF_8), content.array(), content.length());
+
+        var post = service.hooks().run(DataPostHook.class, "data_post", state, h -> h.onDataPost(new DataPostContext(state, t, message)));
+        if (refused(post)) {
+            logMessage(t, post.result().toString(), post.plugin());
+            return;
+        }
+        byte[] prefix = (received + t.addedHeaders).getBytes(StandardCharsets.UTF_8);
+        ReceivedMessage stored = new ReceivedMessage(prefix, content.array(), content.length());
+        var queue = service.hooks().run(QueueHook.class, "queue", state, h -> h.onQueue(new QueueContext(state, t, stored)));
+        switch (queue.result()) {
+            case HookResult.Ok ok -> {
+                messages++;
+                logMessage(t, "250 taken by plugin", queue.plugin());
+                reply(250, "2.0.0", "Ok: queued as " + t.queueId);
+            }
+            case HookResult.Declined d -> spool(t, stored);
+            default -> {
+                logMessage(t, queue.result().toString(), queue.plugin());
+                refused(queue);
+            }
+        }
+    }
+
+    /** The safe default of the queue phase: 250 only once the message is on disk. */
+    private void spool(TransactionState t, ReceivedMessage message) throws IOException {
+        Envelope envelope = new Envelope(t.queueId, t.sender, t.recipients, service.clock().instant(),
+                state.remote.getHostAddress(), state.helo, state.authUser, t.parameters);
+        try {
+            service.spool().store(envelope, List.of(ByteBuffer.wrap(message.prefix()),
+                    ByteBuffer.wrap(message.body(), 0, message.bodyLength())));
+        } catch (IOException e) {
+            LOG.log(Level.SEVERE, "spool failed for " + t.queueId + " session=" + state.id, e);
+            logMessage(t, "451 spool failure", "core");
+            reply(451, "4.3.0", "Error: local error in processing, message not accepted");
+            return;
+        }
+        messages++;
+        logMessage(t, "250 queued", "core");
+        reply(250, "2.0.0", "Ok: queued as " + t.queueId);
+        service.queued().accept(t.queueId);
+    }
+
+    private void reject(TransactionState t, int code, String enhanced, String text, String by) throws IOException {
+        logMessage(t, code + " " + enhanced + " " + text, by);
+        reply(code, enhanced, text);
+    }
+
+    /** RFC 5321 4.4 trace field, with the RFC 3848 / RFC 6531 protocol names. */
+    private String receivedHeader(TransactionState t) {
+        String with = (t.utf8 ? "UTF8SMTP" : state.extended ? "ESMTP" : "SMTP")
+                + (state.tls ? "S" : "") + (state.authUser != null ? "A" : "");
+        String ip = state.remote.getHostAddress();
+        String literal = state.remote instanceof java.net.Inet6Address ? "[IPv6:" + ip + "]" : "[" + ip + "]";
+        StringBuilder sb = new StringBuilder(200);
+        sb.append("Received: from ").append(sanitize(state.helo)).append(" (").append(literal).append(")\r\n");
+        sb.append("\tby ").append(service.hostname()).append(" (Portcullis) with ").append(with)
+                .append(" id ").append(t.queueId).append("\r\n");
+        if (t.recipients.size() == 1) sb.append("\tfor ").append(sanitize(t.recipients.getFirst().path())).append(";\r\n");
+        else sb.append("\t;\r\n");
+        sb.append("\t").append(ZonedDateTime.now(service.clock()).format(RFC5322_DATE)).append("\r\n");
+        return sb.toString();
+    }
+
+    // ---- the rest ---------------------------------------------------------------------------------
+
+    private void onRset(String args) throws IOException {
+        if (!args.isBlank()) { reply(501, "5.5.4", "Syntax: RSET"); return; }
+        if (tx != null) abandonTransaction();
+        reply(250, "2.0.0", "Ok");
+    }
+
+    private void onQuit() throws IOException {
+        var outcome = service.hooks().run(QuitHook.class, "quit", state, h -> h.onQuit(new QuitContext(state)));
+        closing = true;
+        endReason = "quit";
+        if (outcome.result() instanceof HookResult.Deny d) send(d.reply());
+        else send(new Reply(221, "2.0.0", "Bye"));
+    }
+
+    private void onVrfy(String args) throws IOException {
+        if (args.isBlank()) { reply(501, "5.5.4", "Syntax: VRFY address"); return; }
+        var outcome = service.hooks().run(VrfyHook.class, "vrfy", state, h -> h.onVrfy(new VrfyContext(state, args.strip())));
+        switch (outcome.result()) {
+            case HookResult.Ok ok -> reply(250, "2.1.5", ok.note() == null ? args.strip() : ok.note());
+            case HookResult.Declined d -> reply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery");
+            default -> refused(outcome);
+        }
+    }
+
+    private void onStartTls(String args) throws IOException {
+        if (!args.isBlank()) { reply(501, "5.5.4", "Syntax: STARTTLS"); return; }
+        if (state.tls) { reply(503, "5.5.1", "Error: TLS already active"); return; }
+        if (!transport.canStartTls()) { reply(454, "4.7.0", "Error: TLS not available"); return; }
+        send(new Reply(220, "2.0.0", "Ready to start TLS"));
+        flush();
+        // RFC 3207 4.2: anything the client sent after STARTTLS was not protected; forget it
+        in.discardBuffered();
+        try {
+            transport.startTls();
+        } catch (IOException e) {
+            endReason = "TLS handshake failed: " + e.getMessage();
+            closing = true;
+            return;
+        }
+        in.switchTo(transport.input());
+        out = new BufferedOutputStream(transport.output(), 4096);
+        if (tx != null) abandonTransaction();
+        state.tls = true;
+        state.helo = null; // RFC 3207 4.2: the client must say EHLO again
+        state.extended = false;
+    }
+
+    private void onUnrecognized(String verb, String args) throws IOException {
+        var outcome = service.hooks().run(UnrecognizedCommandHook.class, "unrecognized", state,
+                h -> h.onUnrecognizedCommand(new UnrecognizedCommandContext(state, verb, args)));
+        switch (outcome.result()) {
+            case HookResult.Ok ok -> reply(250, "2.0.0", ok.note() == null ? "Ok" : ok.note());
+            case HookResult.Declined d -> reply(500, "5.5.1", "Error: command not recognized");
+            default -> refused(outcome);
+        }
+    }
+
+    private void abandonTransaction() {
+        TransactionState t = tx;
+        tx = null;
+        service.hooks().notify(ResetHook.class, "reset", h -> h.onReset(new ResetContext(state, t)));
+    }
+
+    /** Sends the reply of a Deny or DenySoft; false (and nothing sent) for Ok and Declined. */
+    private boolean refused(HookChain.Outcome outcome) throws IOException {
+        switch (outcome.result()) {
+            case HookResult.Deny d -> {
+                send(d.reply());
+                if (d.disconnect()) { closing = true; endReason = "disconnected by " + outcome.plugin(); }
+                return true;
+            }
+            case HookResult.DenySoft d -> {
+                send(d.reply());
+                if (d.disconnect()) { closing = true; endReason = "disconnected by " + outcome.plugin(); }
+                return true;
+            }
+            case HookResult.Ok ok -> { return false; }
+            case HookResult.Declined d -> { return false; }
+        }
+    }
+
+    private void reply(int code, String enhanced, String text) throws IOException {
+        send(new Reply(code, enhanced, text));
+    }
+
+    /** Queues a reply; counts errors, and ends a session that has made too many. */
+    private void send(Reply reply) throws IOException {
+        out.write(reply.wire().getBytes(StandardCharsets.UTF_8));
+        if (reply.code() >= 400 && reply.code() != 421 && !closing) {
+            errors++;
+            if (errors >= service.limits().maxErrors()) {
+                closing = true;
+                endReason = "too many errors";
+                out.write(new Reply(421, "4.7.0", service.hostname() + " Error: too many errors, closing connection").wire()
+                        .getBytes(StandardCharsets.UTF_8));
+            }
+        }
+        if (reply.code() == 421) closing = true;
+    }
+
+    private void sendQuietly(Reply reply) {
+        try {
+            out.write(reply.wire().getBytes(StandardCharsets.UTF_8));
+            out.flush();
+        } catch (IOException | RuntimeException ignored) {
+            // the connection is going away anyway
+        }
+    }
+
+    private void flush() throws IOException { out.flush(); }
+
+    /** The command's arguments decoded as UTF-8 (RFC 6531), or null when they are not valid UTF-8. */
+    private static String utf8(SmtpInput.Line line, int space) {
+        if (space < 0) return "";
+        try {
+            return StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(line.bytes(), space + 1, line.length() - space - 1)).toString();
+        } catch (CharacterCodingException e) {
+            return null;
+        }
+    }
+
+    private void logReject(String phase, Address from, Address to, HookChain.Outcome outcome) {
+        LOG.info(() -> "reject session=" + state.id + " phase=" + phase + " client=" + state.remote.getHostAddress()
+                + " helo=" + quote(state.helo) + " from=" + from + (to == null ? "" : " to=" + to)
+                + " result=" + quote(outcome.result().toString()) + " decided_by=" + (outcome.plugin() == null ? "core" : outcome.plugin()));
+    }
+
+    private void logMessage(TransactionState t, String result, String by) {
+        TransactionState x = t != null ? t : tx;
+        LOG.info(() -> "message session=" + state.id + " client=" + state.remote.getHostAddress() + " helo=" + quote(state.helo)
+                + (x == null ? "" : " queue_id=" + x.queueId + " from=" + x.sender + " to=" + x.recipients
+                + " size=" + x.size)
+                + " result=" + quote(result) + " decided_by=" + (by == null ? "core" : by)
+                + " trace=" + quote(state.trace.toString()));
+    }
+
+    private static String sanitize(String s) {
+        if (s == null) return "unknown";
+        StringBuilder sb = new StringBuilder(s.length());
+        for (int i = 0; i < s.length() && i < 255; i++) {
+            char c = s.charAt(i);
+            sb.append(c > ' ' && c < 127 && c != '(' && c != ')' && c != ';' ? c : '_');
+        }
+        return sb.toString();
+    }
+
+    private static String quote(String s) { return s == null ? "-" : "\"" + s.replace("\"", "'") + "\""; }
+}

@@ -1,0 +1,42 @@
+package dev.portcullis.smtp;
+
+import dev.portcullis.hook.Address;
+import dev.portcullis.hook.Notes;
+import dev.portcullis.hook.Transaction;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** The engine's mutable view of one mail transaction. */
+final class TransactionState implements Transaction {
+    final Address sender;
+    final Map<String, String> parameters;
+    final boolean utf8;
+    final List<Address> recipients = new ArrayList<>();
+    final Notes notes = new Notes();
+    final StringBuilder addedHeaders = new StringBuilder();
+    String queueId;
+    /** Octets received for the message (-1 before content). */
+    long size = -1;
+    /** BDAT chunks received so far (null: no BDAT yet). */
+    MessageBuffer chunks;
+    boolean chunkFailed;
+
+    TransactionState(Address sender, Map<String, String> parameters) {
+        this.sender = sender;
+        this.parameters = Map.copyOf(parameters);
+        this.utf8 = parameters.containsKey("SMTPUTF8");
+    }
+
+    @Override public Address sender() { return sender; }
+    @Override public Map<String, String> mailParameters() { return parameters; }
+    @Override public List<Address> recipients() { return List.copyOf(recipients); }
+    @Override public String queueId() { return queueId; }
+    @Override public Notes notes() { return notes; }
+
+    @Override public void addHeader(String name, String value) {
+        if (!name.matches("[!-9;-~]+")) throw new IllegalArgumentException("not a header field name: " + name);
+        // fold nothing, inject nothing: one physical line per added field
+        addedHeaders.append(name).append(": ").append(value.replaceAll("[\r\n]+", " ")).append("\r\n");
+    }
+}

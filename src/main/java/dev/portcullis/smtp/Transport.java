@@ -1,0 +1,22 @@
+package dev.portcullis.smtp;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+
+/** The bytes under a session: a socket in production, memory in the engine's tests. */
+interface Transport extends Closeable {
+    InputStream input();
+    OutputStream output();
+    InetSocketAddress remote();
+    InetSocketAddress local();
+    boolean isTls();
+    boolean canStartTls();
+    /** Performs the server side of a TLS handshake; afterwards input() and output() are the encrypted streams. */
+    void startTls() throws IOException;
+    void readTimeout(Duration timeout) throws IOException;
+    @Override void close();
+}
