@@ -2,6 +2,7 @@ package dev.portcullis.cli;
 
 import dev.portcullis.config.Config;
 import dev.portcullis.config.ConfigException;
+import dev.portcullis.server.Server;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -13,6 +14,7 @@ public final class CheckConfigCommand implements Callable<Integer> {
     @Override public Integer call() {
         try {
             Config c = config.load();
+            Server.checkPlugins(c);
             System.out.println("ok: " + config.describe());
             System.out.println("  hostname  " + c.hostname());
             System.out.println("  data      " + c.dataDir());

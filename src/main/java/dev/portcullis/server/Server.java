@@ -68,6 +68,14 @@ public final class Server implements AutoCloseable {
         return new Server(config, clock);
     }
 
+    /** Builds (and closes) every plugin, so their settings are validated too: for check-config. */
+    public static List<String> checkPlugins(Config config) {
+        var recipients = new ConfiguredRecipients(config.local());
+        List<Plugin> chain = PluginLoader.load(config, new Services(Clock.systemUTC(), config.hostname(), config.dataDir(), recipients));
+        chain.forEach(Plugin::close);
+        return chain.stream().map(Plugin::name).toList();
+    }
+
     /** The port each listener is bound to, in configuration order (useful with port 0). */
     public List<Integer> ports() { return listeners.stream().map(SmtpListener::port).toList(); }
 
