@@ -17,7 +17,12 @@ public record Config(
         Tls tls,
         Local local,
         List<Cidr> relayNetworks,
+        List<Cidr> allowNetworks,
+        Dns dns,
         List<PluginEntry> plugins) {
+
+    /** The resolver: servers as host:port (empty = the system's), per-try timeout, retries, TTL cache. */
+    public record Dns(List<java.net.InetSocketAddress> servers, Duration timeout, int retries, boolean cache) {}
 
     public record Listener(String address, int port, String role) {
         public static final List<String> ROLES = List.of("mx", "submission", "submissions");
@@ -45,4 +50,5 @@ public record Config(
     public Path queueDir() { return dataDir.resolve("queue"); }
     public Path mailDir() { return dataDir.resolve("mail"); }
     public Path tlsDir() { return dataDir.resolve("tls"); }
+    public Path stateFile() { return dataDir.resolve("state.db"); }
 }

@@ -106,20 +106,25 @@ public final class ConfigLoader {
         Config.Local local = local(root.table("local"));
 
         Section relay = root.table("relay");
-        List<Cidr> relayNetworks = new ArrayList<>();
-        for (String n : relay.strings("networks", List.of())) {
-            try {
-                relayNetworks.add(Cidr.parse(n));
-            } catch (IllegalArgumentException e) {
-                throw relay.error("networks", e.getMessage());
-            }
-        }
+        List<Cidr> relayNetworks = networks(relay, "networks");
         relay.finish();
+
+        Section checks = root.table("checks");
+        List<Cidr> allowNetworks = networks(checks, "allow_networks");
+        checks.finish();
+
+        Section dns = root.table("dns");
+        List<java.net.InetSocketAddress> servers = new ArrayList<>();
+        for (String s : dns.strings("servers", List.of())) servers.add(hostPort(dns, "servers", s, 53));
+        Config.Dns dnsConfig = new Config.Dns(List.copyOf(servers), dns.duration("timeout", Duration.ofSeconds(2)),
+                (int) dns.integer("retries", 1), dns.bool("cache", true));
+        if (dnsConfig.retries() < 0) throw dns.error("retries", "must not be negative");
+        dns.finish();
 
         List<Config.PluginEntry> plugins = plugins(root, source);
         root.finish();
         return new Config(source, hostname, dataDir, listeners, smtpConfig, tlsConfig, local,
-                List.copyOf(relayNetworks), plugins);
+                List.copyOf(relayNetworks), allowNetworks, dnsConfig, plugins);
     }
 
     private static List<Config.Listener> listeners(Section root, String source) {
@@ -194,6 +199,35 @@ public final class ConfigLoader {
             out.add(new Section(source, key, t, array.inputPositionOf(i)));
         }
         return out;
+    }
+
+    static List<Cidr> networks(Section s, String key) {
+        List<Cidr> out = new ArrayList<>();
+        for (String n : s.strings(key, List.of())) {
+            try {
+                out.add(Cidr.parse(n));
+            } catch (IllegalArgumentException e) {
+                throw s.error(key, e.getMessage());
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /** "192.0.2.1", "192.0.2.1:5353", "[2001:db8::1]:53" or "::1": literal addresses only, never a lookup. */
+    private static java.net.InetSocketAddress hostPort(Section s, String key, String text, int defaultPort) {
+        String host = text.trim();
+        int port = defaultPort;
+        var m = java.util.regex.Pattern.compile("\\[([0-9A-Fa-f:.]+)](?::(\\d+))?|([0-9.]+)(?::(\\d+))?|([0-9A-Fa-f:]+)").matcher(host);
+        if (!m.matches()) throw s.error(key, "expected an IP address with an optional port, not \"" + text + "\"");
+        String addr = m.group(1) != null ? m.group(1) : m.group(3) != null ? m.group(3) : m.group(5);
+        String p = m.group(2) != null ? m.group(2) : m.group(4);
+        if (p != null) port = Integer.parseInt(p);
+        if (port < 1 || port > 65535) throw s.error(key, "port out of range in \"" + text + "\"");
+        try {
+            return new java.net.InetSocketAddress(java.net.InetAddress.getByName(addr), port);
+        } catch (java.net.UnknownHostException e) {
+            throw s.error(key, "not an IP address: " + text);
+        }
     }
 
     private static long positive(Section s, String key, long value) {

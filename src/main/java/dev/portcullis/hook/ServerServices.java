@@ -12,4 +12,8 @@ public interface ServerServices {
     Path dataDir();
     /** The local domains and mailboxes. */
     LocalRecipients localRecipients();
+    /** The configured resolver, with its cache. */
+    dev.portcullis.dns.Dns dns();
+    /** Shared state that survives a restart. */
+    StateStore store();
 }

@@ -22,6 +22,8 @@ public interface Session {
     Optional<String> authenticatedUser();
     /** True when the client is in a configured relay network (trusted to send anywhere). */
     boolean relayClient();
+    /** True when the client is in the configured allow networks: immune to the checks meant for strangers. */
+    boolean allowlisted();
     Notes notes();
     DecisionTrace trace();
 }

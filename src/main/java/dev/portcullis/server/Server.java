@@ -3,6 +3,9 @@ package dev.portcullis.server;
 import dev.portcullis.config.Config;
 import dev.portcullis.config.ConfiguredRecipients;
 import dev.portcullis.delivery.DeliveryAgent;
+import dev.portcullis.dns.Dns;
+import dev.portcullis.dns.DnsjavaClient;
+import dev.portcullis.store.SqliteStateStore;
 import dev.portcullis.delivery.LocalDelivery;
 import dev.portcullis.hook.Plugin;
 import dev.portcullis.queue.FileSpool;
@@ -30,6 +33,7 @@ public final class Server implements AutoCloseable {
     private final DeliveryAgent delivery;
     private final List<SmtpListener> listeners = new ArrayList<>();
     private final ServerTls tls;
+    private final SqliteStateStore store;
 
     private Server(Config config, Clock clock) throws IOException {
         this.config = config;
@@ -40,7 +44,8 @@ public final class Server implements AutoCloseable {
         LOG.info(() -> "TLS certificate " + tls.sha256Fingerprint()
                 + (config.tls().certificate() == null ? " (self-signed, " + config.tlsDir() + ")" : ""));
         var recipients = new ConfiguredRecipients(config.local());
-        Services services = new Services(clock, config.hostname(), config.dataDir(), recipients);
+        this.store = new SqliteStateStore(config.stateFile(), clock);
+        Services services = new Services(clock, config.hostname(), config.dataDir(), recipients, dns(config), store);
         this.plugins = PluginLoader.load(config, services);
 
         Spool spool = new FileSpool(config.queueDir());
@@ -51,7 +56,7 @@ public final class Server implements AutoCloseable {
 
         String postmasterDomain = config.local().domains().isEmpty() ? config.hostname() : config.local().domains().getFirst();
         SmtpService service = new SmtpService(config.hostname(), config.smtp(), new HookChain(plugins), spool,
-                delivery::submit, clock, config.relayNetworks(), recipients, postmasterDomain);
+                delivery::submit, clock, config.relayNetworks(), config.allowNetworks(), recipients, postmasterDomain);
         try {
             for (Config.Listener l : config.listeners()) listeners.add(new SmtpListener(l, service, tls));
         } catch (IOException e) {
@@ -71,9 +76,17 @@ public final class Server implements AutoCloseable {
     /** Builds (and closes) every plugin, so their settings are validated too: for check-config. */
     public static List<String> checkPlugins(Config config) {
         var recipients = new ConfiguredRecipients(config.local());
-        List<Plugin> chain = PluginLoader.load(config, new Services(Clock.systemUTC(), config.hostname(), config.dataDir(), recipients));
-        chain.forEach(Plugin::close);
-        return chain.stream().map(Plugin::name).toList();
+        try (var scratch = SqliteStateStore.inMemory(Clock.systemUTC())) {
+            List<Plugin> chain = PluginLoader.load(config,
+                    new Services(Clock.systemUTC(), config.hostname(), config.dataDir(), recipients, dns(config), scratch));
+            chain.forEach(Plugin::close);
+            return chain.stream().map(Plugin::name).toList();
+        }
+    }
+
+    static Dns dns(Config config) {
+        var d = config.dns();
+        return new DnsjavaClient(d.servers(), d.timeout(), d.retries(), d.cache());
     }
 
     /** The port each listener is bound to, in configuration order (useful with port 0). */
@@ -93,5 +106,6 @@ public final class Server implements AutoCloseable {
         }
         delivery.close();
         plugins.forEach(Plugin::close);
+        store.close();
     }
 }

@@ -17,6 +17,7 @@ final class SessionState implements Session {
     final String role;
     final Instant connectedAt;
     final boolean relayClient;
+    final boolean allowlisted;
     final Notes notes = new Notes();
     final DecisionTrace trace = new DecisionTrace();
     String helo;
@@ -25,7 +26,7 @@ final class SessionState implements Session {
     String authUser;
 
     SessionState(String id, InetAddress remote, int remotePort, InetAddress local, int localPort, String role,
-                 Instant connectedAt, boolean relayClient) {
+                 Instant connectedAt, boolean relayClient, boolean allowlisted) {
         this.id = id;
         this.remote = remote;
         this.remotePort = remotePort;
@@ -34,6 +35,7 @@ final class SessionState implements Session {
         this.role = role;
         this.connectedAt = connectedAt;
         this.relayClient = relayClient;
+        this.allowlisted = allowlisted;
     }
 
     @Override public String id() { return id; }
@@ -48,6 +50,7 @@ final class SessionState implements Session {
     @Override public boolean tls() { return tls; }
     @Override public Optional<String> authenticatedUser() { return Optional.ofNullable(authUser); }
     @Override public boolean relayClient() { return relayClient; }
+    @Override public boolean allowlisted() { return allowlisted; }
     @Override public Notes notes() { return notes; }
     @Override public DecisionTrace trace() { return trace; }
 }

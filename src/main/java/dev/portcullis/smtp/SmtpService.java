@@ -18,6 +18,7 @@ public record SmtpService(
         Consumer<String> queued,
         Clock clock,
         List<Cidr> relayNetworks,
+        List<Cidr> allowNetworks,
         LocalRecipients local,
         /** the domain for RCPT TO:<Postmaster> without a domain */
         String postmasterDomain) {}

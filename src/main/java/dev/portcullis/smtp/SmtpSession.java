@@ -7,6 +7,9 @@ import dev.portcullis.hook.DataContext;
 import dev.portcullis.hook.DataHook;
 import dev.portcullis.hook.DataPostContext;
 import dev.portcullis.hook.DataPostHook;
+import dev.portcullis.hook.DecisionTrace;
+import dev.portcullis.hook.DeferredRejection;
+import dev.portcullis.hook.PreConnectHook;
 import dev.portcullis.hook.DisconnectContext;
 import dev.portcullis.hook.DisconnectHook;
 import dev.portcullis.hook.HeloContext;
@@ -85,7 +88,8 @@ public final class SmtpSession {
         var remote = transport.remote();
         var local = transport.local();
         this.state = new SessionState(id, remote.getAddress(), remote.getPort(), local.getAddress(), local.getPort(),
-                role, service.clock().instant(), Cidr.anyContains(service.relayNetworks(), remote.getAddress()));
+                role, service.clock().instant(), Cidr.anyContains(service.relayNetworks(), remote.getAddress()),
+                Cidr.anyContains(service.allowNetworks(), remote.getAddress()));
         this.state.tls = transport.isTls();
         this.out = new BufferedOutputStream(transport.output(), 4096);
         this.in = new SmtpInput(transport.input(), this::flush);
@@ -128,6 +132,7 @@ public final class SmtpSession {
 
     /** The connect phase; false when a plugin refused the session. */
     private boolean greet() throws IOException {
+        service.hooks().notify(PreConnectHook.class, "pre_connect", h -> h.onPreConnect(new ConnectContext(state)));
         var outcome = service.hooks().run(ConnectHook.class, "connect", state, h -> h.onConnect(new ConnectContext(state)));
         Reply refusal = switch (outcome.result()) {
             case HookResult.Declined d -> null;
@@ -264,6 +269,7 @@ public final class SmtpSession {
             return;
         }
         tx = next;
+        tx.traceStart = state.trace.entries().size() - (outcome.plugin() == null ? 0 : 1);
         reply(250, "2.1.0", "Ok");
     }
 
@@ -289,6 +295,15 @@ public final class SmtpSession {
                 ? new Address("postmaster", service.postmasterDomain(), parsed.address().raw())
                 : parsed.address();
         if (!PathParser.isAscii(rcpt.raw()) && !tx.utf8) { reply(553, "5.6.7", "Error: non-ASCII address needs SMTPUTF8"); return; }
+        var deferred = state.notes.get(DeferredRejection.KEY);
+        if (deferred.isPresent() && !isRoleAccount(rcpt)) {
+            DeferredRejection d = deferred.get();
+            var outcome = new HookChain.Outcome(d.reply().isTransient() ? new HookResult.DenySoft(d.reply(), d.disconnect())
+                    : new HookResult.Deny(d.reply(), d.disconnect()), d.check());
+            logReject("rcpt", tx.sender, rcpt, outcome);
+            refused(outcome);
+            return;
+        }
         TransactionState t = tx;
         var outcome = service.hooks().run(RcptHook.class, "rcpt", state,
                 h -> h.onRcpt(new RcptContext(state, t, rcpt, parsed.parameters())));
@@ -308,6 +323,12 @@ public final class SmtpSession {
                 refused(outcome);
             }
         }
+    }
+
+    /** postmaster@ and abuse@ a local domain: reachable even by clients refused at RCPT (RFC 2505 2.12). */
+    private boolean isRoleAccount(Address rcpt) {
+        String local = rcpt.localPart().toLowerCase(Locale.ROOT);
+        return (local.equals("postmaster") || local.equals("abuse")) && service.local().isLocalDomain(rcpt.domain());
     }
 
     // ---- DATA and BDAT ----------------------------------------------------------------------------
@@ -424,7 +445,7 @@ public final class SmtpSession {
             logMessage(t, post.result().toString(), post.plugin());
             return;
         }
-        byte[] prefix = (received + t.addedHeaders).getBytes(StandardCharsets.UTF_8);
+        byte[] prefix = (received + flagHeaders(t) + t.addedHeaders).getBytes(StandardCharsets.UTF_8);
         ReceivedMessage stored = new ReceivedMessage(prefix, content.array(), content.length());
         var queue = service.hooks().run(QueueHook.class, "queue", state, h -> h.onQueue(new QueueContext(state, t, stored)));
         switch (queue.result()) {
@@ -463,6 +484,31 @@ public final class SmtpSession {
     private void reject(TransactionState t, int code, String enhanced, String text, String by) throws IOException {
         logMessage(t, code + " " + enhanced + " " + text, by);
         reply(code, enhanced, text);
+    }
+
+    /**
+     * X-Portcullis-Flag for each check that flagged this message (the session's connect and HELO verdicts and
+     * this transaction's), and the whole decision trace with its score when there is any flag.
+     */
+    private String flagHeaders(TransactionState t) {
+        List<DecisionTrace.Entry> entries = state.trace.entries();
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < entries.size(); i++) {
+            DecisionTrace.Entry e = entries.get(i);
+            boolean mine = i >= t.traceStart || e.phase().equals("connect") || e.phase().equals("helo");
+            if (mine && e.result().equals("flag"))
+                sb.append("X-Portcullis-Flag: ").append(e.plugin()).append(" (").append(e.phase()).append("): ")
+                        .append(oneLine(e.reason())).append("\r\n");
+        }
+        if (!sb.isEmpty()) {
+            sb.append("X-Portcullis-Score: ").append(state.trace.score()).append("\r\n");
+            sb.append("X-Portcullis-Trace: ").append(oneLine(state.trace.toString())).append("\r\n");
+        }
+        return sb.toString();
+    }
+
+    private static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("[\\r\\n\\t]+", " ");
     }
 
     /** RFC 5321 4.4 trace field, with the RFC 3848 / RFC 6531 protocol names. */

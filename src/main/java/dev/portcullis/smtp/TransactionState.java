@@ -16,6 +16,8 @@ final class TransactionState implements Transaction {
     final Notes notes = new Notes();
     final StringBuilder addedHeaders = new StringBuilder();
     String queueId;
+    /** Trace entries from this index on belong to this transaction. */
+    int traceStart;
     /** Octets received for the message (-1 before content). */
     long size = -1;
     /** BDAT chunks received so far (null: no BDAT yet). */

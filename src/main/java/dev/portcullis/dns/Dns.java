@@ -1,0 +1,34 @@
+package dev.portcullis.dns;
+
+import java.net.InetAddress;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+
+/**
+ * The DNS questions the server asks. Blocking by design: each session has its own virtual thread, so a
+ * lookup is a method call; lookups that can overlap are started with {@link #async} and joined later.
+ * Names are absolute, without the trailing dot; no search list is ever applied.
+ */
+public interface Dns {
+    DnsAnswer<InetAddress> a(String name);
+    DnsAnswer<InetAddress> aaaa(String name);
+    /** TXT records, each record's strings concatenated without spaces (RFC 7208 3.3). */
+    DnsAnswer<String> txt(String name);
+    DnsAnswer<MxHost> mx(String name);
+    /** PTR names for the address (in-addr.arpa / ip6.arpa), without trailing dots. */
+    DnsAnswer<String> ptr(InetAddress address);
+
+    /** A or AAAA, whichever matches the family of {@code like}. */
+    default DnsAnswer<InetAddress> addresses(String name, InetAddress like) {
+        return like instanceof java.net.Inet6Address ? aaaa(name) : a(name);
+    }
+
+    Executor VIRTUAL = Executors.newVirtualThreadPerTaskExecutor();
+
+    /** Starts a lookup (or any blocking work) on its own virtual thread. */
+    static <T> CompletableFuture<T> async(Supplier<T> lookup) {
+        return CompletableFuture.supplyAsync(lookup, VIRTUAL);
+    }
+}

@@ -1,0 +1,112 @@
+package dev.portcullis.dns;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import java.util.logging.Logger;
+import org.xbill.DNS.AAAARecord;
+import org.xbill.DNS.ARecord;
+import org.xbill.DNS.Cache;
+import org.xbill.DNS.DClass;
+import org.xbill.DNS.ExtendedResolver;
+import org.xbill.DNS.Lookup;
+import org.xbill.DNS.MXRecord;
+import org.xbill.DNS.Name;
+import org.xbill.DNS.PTRRecord;
+import org.xbill.DNS.Record;
+import org.xbill.DNS.Resolver;
+import org.xbill.DNS.ReverseMap;
+import org.xbill.DNS.SimpleResolver;
+import org.xbill.DNS.TXTRecord;
+import org.xbill.DNS.TextParseException;
+import org.xbill.DNS.Type;
+
+/**
+ * {@link Dns} over dnsjava: the configured resolvers (or the system's), a per-try timeout and a retry
+ * count, and one cache for the whole server that honours each record's TTL (dnsjava's {@link Cache},
+ * negative answers included when the server sends an SOA).
+ */
+public final class DnsjavaClient implements Dns {
+    private static final Logger LOG = Logger.getLogger("portcullis.dns");
+
+    private final Resolver resolver;
+    private final Cache cache;
+
+    public DnsjavaClient(List<InetSocketAddress> servers, Duration timeout, int retries, boolean useCache) {
+        Resolver r;
+            if (servers.isEmpty()) {
+                r = new ExtendedResolver();
+            } else {
+                List<Resolver> each = new ArrayList<>();
+                for (InetSocketAddress s : servers) {
+                    SimpleResolver sr = new SimpleResolver(s);
+                    sr.setTimeout(timeout);
+                    each.add(sr);
+                }
+                r = new ExtendedResolver(each);
+            }
+            r.setTimeout(timeout);
+            if (r instanceof ExtendedResolver er) er.setRetries(retries);
+            this.resolver = r;
+        this.cache = useCache ? new Cache(DClass.IN) : null;
+    }
+
+    @Override public DnsAnswer<InetAddress> a(String name) {
+        return query(name, Type.A, r -> ((ARecord) r).getAddress());
+    }
+
+    @Override public DnsAnswer<InetAddress> aaaa(String name) {
+        return query(name, Type.AAAA, r -> ((AAAARecord) r).getAddress());
+    }
+
+    @Override public DnsAnswer<String> txt(String name) {
+        return query(name, Type.TXT, r -> String.join("", ((TXTRecord) r).getStrings()));
+    }
+
+    @Override public DnsAnswer<MxHost> mx(String name) {
+        return query(name, Type.MX, r -> new MxHost(((MXRecord) r).getPriority(), strip(((MXRecord) r).getTarget())));
+    }
+
+    @Override public DnsAnswer<String> ptr(InetAddress address) {
+        return query(ReverseMap.fromAddress(address), Type.PTR, r -> strip(((PTRRecord) r).getTarget()));
+    }
+
+    private <T> DnsAnswer<T> query(String name, int type, Function<Record, T> extract) {
+        Name n;
+        try {
+            n = Name.fromString(name.endsWith(".") ? name : name + ".");
+        } catch (TextParseException e) {
+            return DnsAnswer.of(DnsAnswer.Status.NXDOMAIN); // not a name anything could answer for
+        }
+        return query(n, type, extract);
+    }
+
+    private <T> DnsAnswer<T> query(Name name, int type, Function<Record, T> extract) {
+        Lookup lookup = new Lookup(name, type, DClass.IN);
+        lookup.setResolver(resolver);
+        if (cache != null) lookup.setCache(cache);
+        else lookup.setCache(null);
+        Record[] records = lookup.run();
+        return switch (lookup.getResult()) {
+            case Lookup.SUCCESSFUL -> {
+                List<T> out = new ArrayList<>();
+                for (Record r : records) if (r.getType() == type) out.add(extract.apply(r));
+                yield DnsAnswer.ok(out);
+            }
+            case Lookup.HOST_NOT_FOUND -> DnsAnswer.of(DnsAnswer.Status.NXDOMAIN);
+            case Lookup.TYPE_NOT_FOUND -> DnsAnswer.of(DnsAnswer.Status.NODATA);
+            default -> {
+                LOG.fine(() -> "DNS " + Type.string(type) + " " + name + ": " + lookup.getErrorString());
+                yield DnsAnswer.of(DnsAnswer.Status.TEMPFAIL);
+            }
+        };
+    }
+
+    private static String strip(Name n) {
+        String s = n.toString();
+        return s.endsWith(".") ? s.substring(0, s.length() - 1) : s;
+    }
+}

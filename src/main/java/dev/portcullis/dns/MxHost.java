@@ -1,0 +1,4 @@
+package dev.portcullis.dns;
+
+/** One MX record: preference and exchange host name (without the trailing dot). */
+public record MxHost(int preference, String host) {}

@@ -1,0 +1,160 @@
+package dev.portcullis.store;
+
+import dev.portcullis.hook.StateStore;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The embedded {@link StateStore}: one SQLite file in the data folder, WAL mode (readers never wait for the
+ * writer; a crash loses at most the last uncommitted change, never the file). One connection behind a lock:
+ * the work per call is microseconds, and SQLite serialises writers anyway. Expired rows are invisible at
+ * once and purged now and then.
+ */
+public final class SqliteStateStore implements StateStore, AutoCloseable {
+    private static final int PURGE_EVERY = 1000;
+
+    private final Connection db;
+    private final Clock clock;
+    private final ReentrantLock lock = new ReentrantLock();
+    private int writes;
+
+    public SqliteStateStore(Path file, Clock clock) {
+        this("jdbc:sqlite:" + file.toAbsolutePath(), clock);
+    }
+
+    /** A store that lives as long as the process: for validating a configuration without touching its data. */
+    public static SqliteStateStore inMemory(Clock clock) {
+        return new SqliteStateStore("jdbc:sqlite::memory:", clock);
+    }
+
+    private SqliteStateStore(String url, Clock clock) {
+        this.clock = clock;
+        try {
+            this.db = DriverManager.getConnection(url);
+            try (Statement s = db.createStatement()) {
+                s.execute("PRAGMA journal_mode=WAL");
+                s.execute("PRAGMA synchronous=NORMAL");
+                s.execute("PRAGMA busy_timeout=5000");
+                s.execute("CREATE TABLE IF NOT EXISTS state (ns TEXT NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL, "
+                        + "expires INTEGER NOT NULL, PRIMARY KEY (ns, k))");
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot open state database " + url + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override public Optional<String> get(String namespace, String key) {
+        return locked(() -> {
+            try (PreparedStatement q = db.prepareStatement("SELECT v FROM state WHERE ns = ? AND k = ? AND expires > ?")) {
+                q.setString(1, namespace);
+                q.setString(2, key);
+                q.setLong(3, clock.millis());
+                try (ResultSet r = q.executeQuery()) {
+                    return r.next() ? Optional.of(r.getString(1)) : Optional.empty();
+                }
+            }
+        });
+    }
+
+    @Override public void put(String namespace, String key, String value, Duration ttl) {
+        locked(() -> {
+            try (PreparedStatement q = db.prepareStatement("INSERT OR REPLACE INTO state (ns, k, v, expires) VALUES (?, ?, ?, ?)")) {
+                q.setString(1, namespace);
+                q.setString(2, key);
+                q.setString(3, value);
+                q.setLong(4, clock.millis() + ttl.toMillis());
+                q.executeUpdate();
+            }
+            wrote();
+            return null;
+        });
+    }
+
+    @Override public long increment(String namespace, String key, long delta, Duration window) {
+        return locked(() -> {
+            long now = clock.millis();
+            long value = delta;
+            long expires = now + window.toMillis();
+            try (PreparedStatement q = db.prepareStatement("SELECT v, expires FROM state WHERE ns = ? AND k = ? AND expires > ?")) {
+                q.setString(1, namespace);
+                q.setString(2, key);
+                q.setLong(3, now);
+                try (ResultSet r = q.executeQuery()) {
+                    if (r.next()) {
+                        value = parseLong(r.getString(1)) + delta;
+                        expires = r.getLong(2);
+                    }
+                }
+            }
+            try (PreparedStatement u = db.prepareStatement("INSERT OR REPLACE INTO state (ns, k, v, expires) VALUES (?, ?, ?, ?)")) {
+                u.setString(1, namespace);
+                u.setString(2, key);
+                u.setString(3, Long.toString(value));
+                u.setLong(4, expires);
+                u.executeUpdate();
+            }
+            wrote();
+            return value;
+        });
+    }
+
+    @Override public void delete(String namespace, String key) {
+        locked(() -> {
+            try (PreparedStatement q = db.prepareStatement("DELETE FROM state WHERE ns = ? AND k = ?")) {
+                q.setString(1, namespace);
+                q.setString(2, key);
+                q.executeUpdate();
+            }
+            return null;
+        });
+    }
+
+    private void wrote() throws SQLException {
+        if (++writes % PURGE_EVERY != 0) return;
+        try (PreparedStatement q = db.prepareStatement("DELETE FROM state WHERE expires <= ?")) {
+            q.setLong(1, clock.millis());
+            q.executeUpdate();
+        }
+    }
+
+    private static long parseLong(String s) {
+        try {
+            return Long.parseLong(s);
+        } catch (NumberFormatException e) {
+            return 0; // a counter overwritten by a put: start again rather than fail the session
+        }
+    }
+
+    private interface Work<T> { T run() throws SQLException; }
+
+    private <T> T locked(Work<T> work) {
+        lock.lock();
+        try {
+            return work.run();
+        } catch (SQLException e) {
+            throw new IllegalStateException("state database: " + e.getMessage(), e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override public void close() {
+        lock.lock();
+        try {
+            db.close();
+        } catch (SQLException ignored) {
+            // closing anyway
+        } finally {
+            lock.unlock();
+        }
+    }
+}
