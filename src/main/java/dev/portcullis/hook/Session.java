@@ -26,4 +26,11 @@ public interface Session {
     boolean allowlisted();
     Notes notes();
     DecisionTrace trace();
+
+    /**
+     * Sends any pending replies, then waits up to {@code wait} for the client to send something; true as
+     * soon as it does (an early talker, RFC 5321 4.3.1 says clients wait for the greeting), false when the
+     * time passes in silence. What the client sent is kept for the session to read.
+     */
+    boolean clientTalksWithin(java.time.Duration wait);
 }

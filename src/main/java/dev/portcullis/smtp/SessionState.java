@@ -24,6 +24,8 @@ final class SessionState implements Session {
     boolean extended;
     boolean tls;
     String authUser;
+    /** Set by the session: waits for client input (see {@link Session#clientTalksWithin}). */
+    java.util.function.Predicate<java.time.Duration> talkProbe = d -> false;
 
     SessionState(String id, InetAddress remote, int remotePort, InetAddress local, int localPort, String role,
                  Instant connectedAt, boolean relayClient, boolean allowlisted) {
@@ -53,4 +55,5 @@ final class SessionState implements Session {
     @Override public boolean allowlisted() { return allowlisted; }
     @Override public Notes notes() { return notes; }
     @Override public DecisionTrace trace() { return trace; }
+    @Override public boolean clientTalksWithin(java.time.Duration wait) { return talkProbe.test(wait); }
 }

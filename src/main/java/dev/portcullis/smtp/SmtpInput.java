@@ -137,6 +137,19 @@ final class SmtpInput {
         }
     }
 
+    /**
+     * Waits until the client sends something (true) or {@code timeoutExpired} reports the read timed out
+     * (false). The caller sets the read timeout first. Data read is kept in the buffer.
+     */
+    boolean awaitInput() throws IOException {
+        if (pos < limit) return true;
+        try {
+            return fill();
+        } catch (java.net.SocketTimeoutException quiet) {
+            return false;
+        }
+    }
+
     private boolean fill() throws IOException {
         if (in.available() <= 0) beforeBlock.run();
         int n = in.read(buf, 0, buf.length);

@@ -93,6 +93,21 @@ public final class SmtpSession {
         this.state.tls = transport.isTls();
         this.out = new BufferedOutputStream(transport.output(), 4096);
         this.in = new SmtpInput(transport.input(), this::flush);
+        this.state.talkProbe = this::clientTalksWithin;
+    }
+
+    /** For earlytalker: flush, then watch the connection for {@code wait}. End of stream counts as talk. */
+    private boolean clientTalksWithin(java.time.Duration wait) {
+        if (wait.isZero() || wait.isNegative()) return in.hasBuffered();
+        try {
+            flush();
+            transport.readTimeout(wait);
+            boolean talked = in.awaitInput();
+            transport.readTimeout(service.limits().commandTimeout());
+            return talked;
+        } catch (IOException e) {
+            return true; // gone or broken: treat like a client that did not wait
+        }
     }
 
     public void run() {
