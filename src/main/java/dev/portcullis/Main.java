@@ -1,5 +1,6 @@
 package dev.portcullis;
 
+import dev.portcullis.cli.CheckCommand;
 import dev.portcullis.cli.CheckConfigCommand;
 import dev.portcullis.cli.DefaultConfigCommand;
 import dev.portcullis.cli.ServeCommand;
@@ -10,7 +11,7 @@ import picocli.CommandLine.Command;
 /** The {@code portcullis} command: wiring only; each subcommand lives in dev.portcullis.cli. */
 @Command(name = "portcullis", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "A mail server that stops spam at the door.",
-        subcommands = {ServeCommand.class, CheckConfigCommand.class, DefaultConfigCommand.class})
+        subcommands = {ServeCommand.class, CheckConfigCommand.class, CheckCommand.class, DefaultConfigCommand.class})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args));

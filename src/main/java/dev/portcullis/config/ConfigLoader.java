@@ -29,7 +29,7 @@ public final class ConfigLoader {
     private static final Pattern DOMAIN = Pattern.compile("(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
 
     /** The chain used when the file lists no [[plugin]]. */
-    public static final List<String> DEFAULT_CHAIN = List.of("rcpt", "relay");
+    public static final List<String> DEFAULT_CHAIN = List.of("relay", "rcpt");
 
     private ConfigLoader() {}
 

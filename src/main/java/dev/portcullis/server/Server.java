@@ -10,11 +10,13 @@ import dev.portcullis.delivery.LocalDelivery;
 import dev.portcullis.hook.Plugin;
 import dev.portcullis.queue.FileSpool;
 import dev.portcullis.queue.Spool;
+import dev.portcullis.smtp.DryRun;
 import dev.portcullis.smtp.HookChain;
 import dev.portcullis.smtp.SmtpListener;
 import dev.portcullis.smtp.SmtpService;
 import dev.portcullis.tls.ServerTls;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -81,6 +83,29 @@ public final class Server implements AutoCloseable {
                     new Services(Clock.systemUTC(), config.hostname(), config.dataDir(), recipients, dns(config), scratch));
             chain.forEach(Plugin::close);
             return chain.stream().map(Plugin::name).toList();
+        }
+    }
+
+    /**
+     * Runs the configured checks for a pretend client (EHLO, MAIL FROM and, when given, RCPT TO) with the
+     * live configuration and DNS, but a scratch state store and no spool: nothing is stored or changed.
+     */
+    public static DryRun.Result dryRun(Config config, InetAddress client, String helo, String mailFrom, String rcpt) {
+        var recipients = new ConfiguredRecipients(config.local());
+        try (var scratch = SqliteStateStore.inMemory(Clock.systemUTC())) {
+            List<Plugin> chain = PluginLoader.load(config,
+                    new Services(Clock.systemUTC(), config.hostname(), config.dataDir(), recipients, dns(config), scratch));
+            String postmasterDomain = config.local().domains().isEmpty() ? config.hostname() : config.local().domains().getFirst();
+            SmtpService service = new SmtpService(config.hostname(), config.smtp(), new HookChain(chain), null, id -> {},
+                    Clock.systemUTC(), config.relayNetworks(), config.allowNetworks(), recipients, postmasterDomain);
+            List<String> script = new ArrayList<>(List.of("EHLO " + helo, "MAIL FROM:<" + mailFrom + ">"));
+            if (rcpt != null) script.add("RCPT TO:<" + rcpt + ">");
+            script.add("QUIT");
+            try {
+                return DryRun.run(service, client, script);
+            } finally {
+                chain.forEach(Plugin::close);
+            }
         }
     }
 

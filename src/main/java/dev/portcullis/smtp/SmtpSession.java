@@ -110,6 +110,9 @@ public final class SmtpSession {
         }
     }
 
+    /** The decision trace so far (complete once {@link #run} returned). */
+    public dev.portcullis.hook.DecisionTrace trace() { return state.trace; }
+
     public void run() {
         try {
             transport.readTimeout(service.limits().commandTimeout());

@@ -16,10 +16,11 @@ import java.util.List;
 /**
  * A {@link Transport} in memory, for the engine's tests: no sockets.
  *
- * The client's bytes come in <em>segments</em>. A segment is what the client sends before it waits for
- * replies (one packet of a pipelining client): inside a segment {@code available()} reports the bytes
- * left, at a segment boundary it reports 0 — "the next read would block" — which is exactly when the engine
- * must flush its pending replies. A script given as one segment is a client that sends everything at once.
+ * The client's bytes come in <em>segments</em>. A segment is what the client sends after it has waited for
+ * replies (one packet of a pipelining client; the first one is sent after the greeting): inside a segment
+ * {@code available()} reports the bytes left, before and between segments it reports 0 — "the next read
+ * would block" — which is exactly when the engine must flush its pending replies. A script given as one
+ * segment is a client that sends everything at once after the greeting.
  *
  * When the last segment is used up, reads return end of stream, or throw {@link SocketTimeoutException}
  * with {@link #timeoutAtEnd()} (a client that goes silent).
@@ -76,7 +77,7 @@ final class MemoryTransport implements Transport {
 
     /**
      * Offers STARTTLS; after the handshake the client sends {@code afterHandshake} on the "encrypted"
-     * streams, and replies go to a separate output ({@link #tlsOutput()}).
+     * streams, and replies go to a separate output ({@link #tlsWritten()}).
      */
     MemoryTransport startTlsThen(String... afterHandshake) {
         canStartTls = true;
@@ -116,10 +117,10 @@ final class MemoryTransport implements Transport {
     private RecordingOutput plainOut;
 
     /** Everything written on the plain-text connection (before STARTTLS, if any). */
-    String output() { return (plainOut != null ? plainOut : out).all.toString(StandardCharsets.UTF_8); }
+    String written() { return (plainOut != null ? plainOut : out).all.toString(StandardCharsets.UTF_8); }
 
     /** Everything written after the TLS handshake ("" if none). */
-    String tlsOutput() { return tlsOut == null ? "" : tlsOut.all.toString(StandardCharsets.UTF_8); }
+    String tlsWritten() { return tlsOut == null ? "" : tlsOut.all.toString(StandardCharsets.UTF_8); }
 
     /** The writes that reached the plain-text connection, in order. */
     List<Write> writes() { return List.copyOf((plainOut != null ? plainOut : out).writes); }
@@ -176,9 +177,13 @@ final class MemoryTransport implements Transport {
             return n;
         }
 
-        /** What has "arrived": the rest of the current segment only. */
+        /**
+         * What has "arrived": the rest of the segment being read. A segment arrives only once the engine
+         * reads while nothing is available (the client waits for replies before sending it), so at the start
+         * and at every boundary this is 0.
+         */
         @Override public int available() {
-            if (seg >= segments.size()) return 0;
+            if (seg >= segments.size() || pos == 0) return 0;
             return segments.get(seg).length - pos;
         }
 
