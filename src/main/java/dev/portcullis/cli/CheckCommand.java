@@ -4,6 +4,8 @@ import dev.portcullis.config.Config;
 import dev.portcullis.config.ConfigException;
 import dev.portcullis.hook.DecisionTrace;
 import dev.portcullis.server.Server;
+import dev.portcullis.spf.SpfEvaluator;
+import dev.portcullis.spf.SpfVerdict;
 import java.net.InetAddress;
 import java.util.concurrent.Callable;
 import java.util.logging.Level;
@@ -34,6 +36,9 @@ public final class CheckCommand implements Callable<Integer> {
     @Option(names = "--rcpt", description = "RCPT TO address (optional).")
     String rcpt;
 
+    @Option(names = "--spf", description = "Evaluate SPF alone (like spfquery): the result, explanation and Received-SPF.")
+    boolean spfOnly;
+
     @Override public Integer call() {
         Logger.getLogger("").setLevel(Level.WARNING); // the trace printed below says it all
         InetAddress client;
@@ -53,6 +58,16 @@ public final class CheckCommand implements Callable<Integer> {
         } catch (ConfigException e) {
             System.err.println("portcullis: configuration error: " + e.getMessage());
             return 78;
+        }
+        if (spfOnly) {
+            var spf = new SpfEvaluator(Server.dns(c), c.hostname());
+            SpfVerdict v = spf.check(client, from, helo);
+            System.out.println(v.result().headerName());
+            System.out.println("  domain       " + v.domain());
+            System.out.println("  reason       " + v.reason());
+            if (v.explanation() != null) System.out.println("  explanation  " + v.explanation());
+            System.out.println("Received-SPF: " + spf.receivedSpfHeader(v, client, from, helo));
+            return 0;
         }
         var result = Server.dryRun(c, client, helo, from, rcpt);
         System.out.println("client " + client.getHostAddress() + " helo " + helo + " from <" + from + ">"

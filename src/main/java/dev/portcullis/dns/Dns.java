@@ -14,7 +14,10 @@ import java.util.function.Supplier;
 public interface Dns {
     DnsAnswer<InetAddress> a(String name);
     DnsAnswer<InetAddress> aaaa(String name);
-    /** TXT records, each record's strings concatenated without spaces (RFC 7208 3.3). */
+    /**
+     * TXT records, each record's strings concatenated without spaces (RFC 7208 3.3); the octets as published,
+     * one char per octet (ISO-8859-1), never unescaped or decoded further.
+     */
     DnsAnswer<String> txt(String name);
     DnsAnswer<MxHost> mx(String name);
     /** PTR names for the address (in-addr.arpa / ip6.arpa), without trailing dots. */

@@ -63,7 +63,7 @@ public final class DnsjavaClient implements Dns {
     }
 
     @Override public DnsAnswer<String> txt(String name) {
-        return query(name, Type.TXT, r -> String.join("", ((TXTRecord) r).getStrings()));
+        return query(name, Type.TXT, DnsjavaClient::rawText);
     }
 
     @Override public DnsAnswer<MxHost> mx(String name) {
@@ -103,6 +103,16 @@ public final class DnsjavaClient implements Dns {
                 yield DnsAnswer.of(DnsAnswer.Status.TEMPFAIL);
             }
         };
+    }
+
+    /**
+     * The record's octets, each as one char (ISO-8859-1), strings joined: getStrings() would give the
+     * zone-file presentation form ({@code \"}, {@code \013}), which is not what the domain published.
+     */
+    private static String rawText(Record r) {
+        StringBuilder sb = new StringBuilder();
+        for (byte[] part : ((TXTRecord) r).getStringsAsByteArrays()) sb.append(new String(part, java.nio.charset.StandardCharsets.ISO_8859_1));
+        return sb.toString();
     }
 
     private static String strip(Name n) {

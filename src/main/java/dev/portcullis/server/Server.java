@@ -109,7 +109,8 @@ public final class Server implements AutoCloseable {
         }
     }
 
-    static Dns dns(Config config) {
+    /** The resolver the configuration describes. */
+    public static Dns dns(Config config) {
         var d = config.dns();
         return new DnsjavaClient(d.servers(), d.timeout(), d.retries(), d.cache());
     }

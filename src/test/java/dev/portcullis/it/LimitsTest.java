@@ -1,15 +1,22 @@
 package dev.portcullis.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.portcullis.testkit.SmtpScript;
 import dev.portcullis.testkit.TestServer;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -183,6 +190,73 @@ class LimitsTest {
         // and the server still serves others
         try (SmtpScript c = SmtpScript.open(server.port())) {
             c.command("EHLO c", 250, null);
+        }
+    }
+
+    @Test
+    void dataLineLongerThan1000IsRefused() throws Exception {
+        server = TestServer.start(dir); // long_lines = "reject"
+        try (SmtpScript c = SmtpScript.open(server.port())) {
+            c.command("EHLO c", 250, null);
+            envelope(c, "alice@example.test");
+            c.command("Subject: long\r\n\r\n" + "w".repeat(999) + "\r\n.", 554, "5.6.0"); // 1001 with CRLF
+            envelope(c, "alice@example.test");
+            c.command("Subject: long\r\n\r\n" + "w".repeat(998) + "\r\n.", 250, "2.0.0"); // exactly 1000
+        }
+        server.awaitQueueEmpty(WAIT);
+        assertEquals(1, server.messages("alice").size());
+    }
+
+    /**
+     * A client that sends commands but never reads the replies: once the socket buffers are full the server
+     * blocks in write(). SO_TIMEOUT bounds only reads, so unless the server bounds writes too, such a
+     * connection (and its thread) lives forever, whatever command_timeout says (Postfix's smtpd_timeout
+     * covers writes for this reason).
+     */
+    @Test
+    @Timeout(60)
+    @Disabled("BUG: no write timeout. SocketTransport only sets SO_TIMEOUT (reads); a client that pipelines commands"
+            + " and never reads the replies blocks the session in OutputStream.write forever, so command_timeout"
+            + " never fires and the connection and its thread are held indefinitely (slowloris-style exhaustion)")
+    void clientThatNeverReadsIsDisconnectedAfterTheTimeout() throws Exception {
+        server = TestServer.in(dir).section("smtp", "command_timeout = \"1s\"").start();
+        Socket s = new Socket();
+        s.setReceiveBufferSize(4096);
+        s.connect(new InetSocketAddress("127.0.0.1", server.port()), 5000);
+        AtomicLong written = new AtomicLong();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        byte[] chunk = "NOOP\r\n".repeat(1000).getBytes(StandardCharsets.US_ASCII);
+        Thread writer = Thread.ofPlatform().daemon(true).start(() -> {
+            try {
+                var out = s.getOutputStream();
+                out.write("EHLO c\r\n".getBytes(StandardCharsets.US_ASCII));
+                for (int i = 0; i < 20_000; i++) { // up to 120 MB: far more than any socket buffer
+                    out.write(chunk);
+                    written.addAndGet(chunk.length);
+                }
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        try {
+            // wait until both directions are stuck: our writes make no progress any more
+            long last = -1;
+            long stuckSince = System.nanoTime();
+            while (writer.isAlive()) {
+                long now = written.get();
+                if (now != last) { last = now; stuckSince = System.nanoTime(); }
+                if (System.nanoTime() - stuckSince > 1_500_000_000L) break;
+                Thread.sleep(50);
+            }
+            assertTrue(writer.isAlive(), "expected the writer to block, but it ended: " + failure.get());
+            // the server has now been unable to write for longer than its command timeout: it must give up,
+            // which resets our blocked write
+            writer.join(10_000);
+            assertFalse(writer.isAlive(), "server still holds the connection 10s after it stopped being able to write ("
+                    + written.get() + " bytes of commands accepted)");
+        } finally {
+            s.close();
+            writer.join(5000);
         }
     }
 }

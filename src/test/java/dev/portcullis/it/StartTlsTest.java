@@ -168,4 +168,44 @@ class StartTlsTest {
         assertEquals(3, r.exitCode(), () -> r.describe("expected a certificate verification failure"));
         assertEquals(List.of(), server.queuedMessages());
     }
+
+    @Test
+    void silentClientAfterStartTlsIsDroppedByTheTimeout() throws Exception {
+        server.close();
+        server = TestServer.in(dir.resolve("t")).section("smtp", "command_timeout = \"1s\"").start();
+        try (SmtpScript c = SmtpScript.open(server.port())) {
+            c.command("EHLO c", 250, null);
+            c.command("STARTTLS", 220, "2.0.0");
+            // no ClientHello: the handshake must not wait forever. The server may send a TLS alert record
+            // as it gives up (0x15 ...), but no SMTP reply: the session is no longer plaintext SMTP.
+            String rest;
+            try {
+                rest = c.readAvailableFor(Duration.ofSeconds(5));
+            } catch (java.net.SocketException reset) {
+                rest = "";
+            }
+            assertTrue(rest.isEmpty() || rest.charAt(0) == 0x15, "only a TLS alert, if anything: " + rest);
+            assertTrue(c.isEof(), "connection closed within 5s of a 1s timeout");
+        }
+    }
+
+    @Test
+    void garbageInsteadOfClientHelloClosesTheConnection() throws Exception {
+        try (SmtpScript c = SmtpScript.open(server.port())) {
+            c.command("EHLO c", 250, null);
+            c.command("STARTTLS", 220, "2.0.0");
+            c.send("EHLO not-tls\r\nMAIL FROM:<a@remote.test>\r\n");
+            String rest;
+            try {
+                rest = c.readAvailableFor(Duration.ofSeconds(3));
+            } catch (java.net.SocketException reset) {
+                rest = "";
+            }
+            assertFalse(rest.contains("250"), "no SMTP reply to plaintext after STARTTLS: " + rest);
+        }
+        // and the server goes on serving
+        try (SmtpScript c = SmtpScript.open(server.port())) {
+            c.command("EHLO c", 250, null);
+        }
+    }
 }

@@ -8,7 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.portcullis.testkit.Processes;
 import dev.portcullis.testkit.Swaks;
 import dev.portcullis.testkit.TestServer;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.regex.Matcher;
@@ -61,6 +63,10 @@ class SwaksDeliveryTest {
         server.awaitQueueEmpty(WAIT);
         assertEquals(1, server.messages("alice").size());
         assertEquals(0, server.messages("bob").size());
+        // mail is private: the file 600, the Maildir folders 700
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(server.newFiles("alice").getFirst())));
+        for (String sub : new String[] {"", "tmp", "new", "cur"})
+            assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(server.maildir("alice").resolve(sub))), sub);
     }
 
     @Test

@@ -50,11 +50,22 @@ final class MemoryTransport implements Transport {
         this.out = new RecordingOutput(in);
     }
 
+    /**
+     * A segment that is no bytes but a pause: the read that reaches it times out once
+     * ({@link SocketTimeoutException}), and the client goes on with the next segment. Compared by identity.
+     */
+    @SuppressWarnings("StringOperationCanBeSimplified")
+    static final String SILENCE = new String("(silence)");
+
     /** A client that sends these segments (strings encoded as UTF-8, so ASCII stays ASCII). */
     static MemoryTransport of(String... segments) {
+        return new MemoryTransport(bytes(segments));
+    }
+
+    private static List<byte[]> bytes(String... segments) {
         List<byte[]> bytes = new ArrayList<>();
-        for (String s : segments) bytes.add(s.getBytes(StandardCharsets.UTF_8));
-        return new MemoryTransport(bytes);
+        for (String s : segments) bytes.add(s == SILENCE ? ClientStream.PAUSE : s.getBytes(StandardCharsets.UTF_8));
+        return bytes;
     }
 
     /** A client that sends these raw segments. */
@@ -81,9 +92,7 @@ final class MemoryTransport implements Transport {
      */
     MemoryTransport startTlsThen(String... afterHandshake) {
         canStartTls = true;
-        List<byte[]> bytes = new ArrayList<>();
-        for (String s : afterHandshake) bytes.add(s.getBytes(StandardCharsets.UTF_8));
-        tlsIn = new ClientStream(bytes);
+        tlsIn = new ClientStream(bytes(afterHandshake));
         tlsIn.timeoutAtEnd = timeoutAtEnd;
         tlsOut = new RecordingOutput(tlsIn);
         return this;
@@ -144,6 +153,7 @@ final class MemoryTransport implements Transport {
 
     /** The client's side of the byte stream, delivered segment by segment. */
     static final class ClientStream extends InputStream {
+        static final byte[] PAUSE = new byte[0];
         private final List<byte[]> segments;
         private int seg;
         private int pos;
@@ -153,7 +163,7 @@ final class MemoryTransport implements Transport {
 
         ClientStream(List<byte[]> segments) {
             this.segments = new ArrayList<>(segments);
-            this.segments.removeIf(s -> s.length == 0);
+            this.segments.removeIf(s -> s.length == 0 && s != PAUSE);
         }
 
         @Override public int read() throws IOException {
@@ -164,10 +174,15 @@ final class MemoryTransport implements Transport {
 
         @Override public int read(byte[] b, int off, int len) throws IOException {
             if (len == 0) return 0;
-            if (seg < segments.size() && pos == segments.get(seg).length) { seg++; pos = 0; }
+            if (seg < segments.size() && segments.get(seg) != PAUSE && pos == segments.get(seg).length) { seg++; pos = 0; }
             if (seg >= segments.size()) {
                 if (timeoutAtEnd) throw new SocketTimeoutException("test: client went silent");
                 return -1;
+            }
+            if (segments.get(seg) == PAUSE) {
+                seg++;
+                pos = 0;
+                throw new SocketTimeoutException("test: a pause");
             }
             if (pos == 0) started = seg + 1;
             byte[] s = segments.get(seg);

@@ -96,6 +96,19 @@ public final class ServerProcess implements AutoCloseable {
         }
     }
 
+    /** SIGTERM: the orderly stop (shutdown hook closes the listeners). Returns the exit code. */
+    public int terminate(Duration timeout) {
+        process.destroy();
+        try {
+            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS))
+                throw new AssertionError("server did not stop within " + timeout + " of SIGTERM; log:\n" + log());
+            return process.exitValue();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
+        }
+    }
+
     public String log() {
         try {
             return Files.exists(log) ? new String(Files.readAllBytes(log), StandardCharsets.UTF_8) : "";

@@ -68,9 +68,14 @@ public final class SmtpScript implements AutoCloseable {
     public static SmtpScript connect(int port) throws IOException { return connect(port, DEFAULT_TIMEOUT); }
 
     public static SmtpScript connect(int port, Duration readTimeout) throws IOException {
+        return connect("127.0.0.1", port, readTimeout);
+    }
+
+    /** @param host a loopback address: "127.0.0.1", "::1", ... */
+    public static SmtpScript connect(String host, int port, Duration readTimeout) throws IOException {
         Socket s = new Socket();
         try {
-            s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            s.connect(new InetSocketAddress(host, port), 5000);
             s.setSoTimeout((int) readTimeout.toMillis());
             s.setTcpNoDelay(true);
             return new SmtpScript(s);
@@ -81,8 +86,10 @@ public final class SmtpScript implements AutoCloseable {
     }
 
     /** Connects and reads the greeting, which must be a 220. */
-    public static SmtpScript open(int port) throws IOException {
-        SmtpScript s = connect(port);
+    public static SmtpScript open(int port) throws IOException { return open("127.0.0.1", port); }
+
+    public static SmtpScript open(String host, int port) throws IOException {
+        SmtpScript s = connect(host, port, DEFAULT_TIMEOUT);
         try {
             s.expect(220, null);
             return s;
@@ -261,7 +268,7 @@ public final class SmtpScript implements AutoCloseable {
         if (buffered() > 0)
             throw new AssertionError("plaintext left unread before the TLS handshake: "
                     + new String(buf, pos, limit - pos, StandardCharsets.ISO_8859_1));
-        SSLSocket tls = (SSLSocket) factory.createSocket(socket, "127.0.0.1", socket.getPort(), true);
+        SSLSocket tls = (SSLSocket) factory.createSocket(socket, socket.getInetAddress().getHostAddress(), socket.getPort(), true);
         tls.setUseClientMode(true);
         tls.startHandshake();
         setSocket(tls);

@@ -46,6 +46,7 @@ import org.xbill.DNS.Type;
 public final class TestDns implements AutoCloseable {
     private final Map<Name, List<Record>> records = new ConcurrentHashMap<>();
     private final Set<Name> timeouts = ConcurrentHashMap.newKeySet();
+    private final Set<TypedName> typeTimeouts = ConcurrentHashMap.newKeySet();
     private final Set<Name> servfails = ConcurrentHashMap.newKeySet();
     private final List<String> log = new CopyOnWriteArrayList<>();
     private final AtomicInteger queries = new AtomicInteger();
@@ -126,9 +127,16 @@ public final class TestDns implements AutoCloseable {
 
     public TestDns servfail(String name) { servfails.add(name(name)); return this; }
 
+    /**
+     * Queries for this name and this type ({@link Type}, e.g. {@code Type.TXT}) are never answered; other types
+     * answer as declared (a server that times out on one type only, as the RFC 7208 test suite describes).
+     */
+    public TestDns timeout(String name, int type) { typeTimeouts.add(new TypedName(name(name), type)); return this; }
+
     public TestDns clear() {
         records.clear();
         timeouts.clear();
+        typeTimeouts.clear();
         servfails.clear();
         return this;
     }
@@ -163,7 +171,7 @@ public final class TestDns implements AutoCloseable {
         Name name = question.getName();
         int type = question.getType();
         for (int hops = 0; hops < 10; hops++) {
-            if (timeouts.contains(name)) return null;
+            if (timeouts.contains(name) || typeTimeouts.contains(new TypedName(name, type))) return null;
             if (servfails.contains(name)) {
                 h.setRcode(Rcode.SERVFAIL);
                 return r.toWire();
@@ -186,6 +194,7 @@ public final class TestDns implements AutoCloseable {
     /** A name exists if it has records or is an ancestor of a name that has (an empty non-terminal). */
     private boolean exists(Name name) {
         if (records.containsKey(name) || timeouts.contains(name)) return true;
+        for (TypedName t : typeTimeouts) if (t.name().equals(name)) return true;
         for (Name n : records.keySet()) if (n.subdomain(name)) return true;
         return false;
     }
@@ -253,6 +262,9 @@ public final class TestDns implements AutoCloseable {
         r.addRecord(q.getQuestion(), Section.QUESTION);
         return r.toWire();
     }
+
+    /** Name equality in dnsjava ignores case, and so does this key. */
+    private record TypedName(Name name, int type) {}
 
     private static Name name(String s) {
         try {

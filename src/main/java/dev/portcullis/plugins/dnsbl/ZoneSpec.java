@@ -141,7 +141,7 @@ record ZoneSpec(String zone, List<Filter> filters, Double weight, String text) {
                 i = close + 1;
             } else {
                 int begin = i;
-                while (i < f.length() && Character.isDigit(f.charAt(i))) i++;
+                while (i < f.length() && f.charAt(i) >= '0' && f.charAt(i) <= '9') i++;
                 set.set(octet(where, f.substring(begin, i)));
             }
             octets.add(set);
@@ -154,7 +154,7 @@ record ZoneSpec(String zone, List<Filter> filters, Double weight, String text) {
     }
 
     private static int octet(String where, String digits) {
-        if (digits.isEmpty() || digits.length() > 3 || !digits.chars().allMatch(Character::isDigit))
+        if (digits.isEmpty() || digits.length() > 3 || !digits.chars().allMatch(c -> c >= '0' && c <= '9'))
             throw new IllegalArgumentException(where + ": \"" + digits + "\" is not a number from 0 to 255");
         int v = Integer.parseInt(digits);
         if (v > 255) throw new IllegalArgumentException(where + ": " + v + " is not a number from 0 to 255");
