@@ -38,6 +38,7 @@ public final class CheckPolicy {
     public Action action() { return action; }
     public double score() { return score; }
     public boolean off() { return action == Action.OFF; }
+    public boolean deferToRcpt() { return deferToRcpt; }
 
     /**
      * True for clients the stranger checks leave alone: authenticated users, relay and allow networks,

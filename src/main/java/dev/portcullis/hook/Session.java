@@ -26,6 +26,8 @@ public interface Session {
     boolean allowlisted();
     Notes notes();
     DecisionTrace trace();
+    /** Messages this session has had accepted (250 after DATA or BDAT LAST) so far. */
+    int messagesAccepted();
 
     /**
      * Sends any pending replies, then waits up to {@code wait} for the client to send something; true as

@@ -24,6 +24,7 @@ final class SessionState implements Session {
     boolean extended;
     boolean tls;
     String authUser;
+    int messagesAccepted;
     /** Set by the session: waits for client input (see {@link Session#clientTalksWithin}). */
     java.util.function.Predicate<java.time.Duration> talkProbe = d -> false;
 
@@ -55,5 +56,6 @@ final class SessionState implements Session {
     @Override public boolean allowlisted() { return allowlisted; }
     @Override public Notes notes() { return notes; }
     @Override public DecisionTrace trace() { return trace; }
+    @Override public int messagesAccepted() { return messagesAccepted; }
     @Override public boolean clientTalksWithin(java.time.Duration wait) { return talkProbe.test(wait); }
 }

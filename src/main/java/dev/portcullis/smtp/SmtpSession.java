@@ -78,7 +78,6 @@ public final class SmtpSession {
     private OutputStream out;
     private TransactionState tx;
     private int errors;
-    private int messages;
     private boolean closing;
     private String endReason = "quit";
 
@@ -96,7 +95,7 @@ public final class SmtpSession {
         this.state.talkProbe = this::clientTalksWithin;
     }
 
-    /** For earlytalker: flush, then watch the connection for {@code wait}. End of stream counts as talk. */
+    /** For earlytalker: flush, then watch the connection for {@code wait}. A client that hangs up is not a talker. */
     private boolean clientTalksWithin(java.time.Duration wait) {
         if (wait.isZero() || wait.isNegative()) return in.hasBuffered();
         try {
@@ -142,7 +141,7 @@ public final class SmtpSession {
             transport.close();
             LOG.info(() -> "connection session=" + state.id + " client=" + state.remote.getHostAddress() + ":" + state.remotePort
                     + " role=" + state.role + " helo=" + quote(state.helo) + " tls=" + state.tls
-                    + (state.authUser == null ? "" : " auth=" + state.authUser) + " messages=" + messages
+                    + (state.authUser == null ? "" : " auth=" + state.authUser) + " messages=" + state.messagesAccepted
                     + " errors=" + errors + " duration_ms=" + (service.clock().millis() - state.connectedAt.toEpochMilli())
                     + " end=" + quote(endReason) + " trace=" + quote(state.trace.toString()));
         }
@@ -280,6 +279,7 @@ public final class SmtpSession {
             return;
         }
         TransactionState next = new TransactionState(parsed.address(), params);
+        next.traceStart = state.trace.entries().size(); // this transaction's verdicts start with its MAIL hooks
         var outcome = service.hooks().run(MailHook.class, "mail", state,
                 h -> h.onMail(new MailContext(state, next, parsed.address(), params)));
         if (refused(outcome)) {
@@ -287,7 +287,6 @@ public final class SmtpSession {
             return;
         }
         tx = next;
-        tx.traceStart = state.trace.entries().size() - (outcome.plugin() == null ? 0 : 1);
         reply(250, "2.1.0", "Ok");
     }
 
@@ -314,7 +313,8 @@ public final class SmtpSession {
                 : parsed.address();
         if (!PathParser.isAscii(rcpt.raw()) && !tx.utf8) { reply(553, "5.6.7", "Error: non-ASCII address needs SMTPUTF8"); return; }
         var deferred = state.notes.get(DeferredRejection.KEY);
-        if (deferred.isPresent() && !isRoleAccount(rcpt)) {
+        // a refusal deferred from connect/HELO was meant for a stranger; a user who logged in since is not one
+        if (deferred.isPresent() && state.authUser == null && !isRoleAccount(rcpt)) {
             DeferredRejection d = deferred.get();
             var outcome = new HookChain.Outcome(d.reply().isTransient() ? new HookResult.DenySoft(d.reply(), d.disconnect())
                     : new HookResult.Deny(d.reply(), d.disconnect()), d.check());
@@ -355,7 +355,7 @@ public final class SmtpSession {
         if (!args.isBlank()) { reply(501, "5.5.4", "Syntax: DATA"); return; }
         if (!readyForContent()) return;
         if (tx.chunks != null) { reply(503, "5.5.1", "Error: DATA not allowed after BDAT"); return; }
-        if (!dataHookAccepts()) return;
+        if (!dataHookAccepts(false)) return;
         send(new Reply(354, null, "End data with <CR><LF>.<CR><LF>"));
         flush();
         MessageBuffer content = new MessageBuffer(service.limits().maxMessageSize());
@@ -391,7 +391,7 @@ public final class SmtpSession {
         }
         boolean accepting = tx != null && !tx.recipients.isEmpty() && !tx.chunkFailed;
         if (accepting && tx.chunks == null) {
-            if (!dataHookAccepts()) {
+            if (!dataHookAccepts(true)) {
                 tx.chunkFailed = true;
                 accepting = false;
                 in.readChunk(size, new MessageBuffer(0)); // RFC 3030: the chunk is read either way
@@ -421,9 +421,9 @@ public final class SmtpSession {
         return true;
     }
 
-    private boolean dataHookAccepts() throws IOException {
+    private boolean dataHookAccepts(boolean chunked) throws IOException {
         TransactionState t = tx;
-        var outcome = service.hooks().run(DataHook.class, "data", state, h -> h.onData(new DataContext(state, t)));
+        var outcome = service.hooks().run(DataHook.class, "data", state, h -> h.onData(new DataContext(state, t, chunked)));
         if (refused(outcome)) {
             logMessage(null, outcome.result().toString(), outcome.plugin());
             return false;
@@ -468,7 +468,7 @@ public final class SmtpSession {
         var queue = service.hooks().run(QueueHook.class, "queue", state, h -> h.onQueue(new QueueContext(state, t, stored)));
         switch (queue.result()) {
             case HookResult.Ok ok -> {
-                messages++;
+                state.messagesAccepted++;
                 logMessage(t, "250 taken by plugin", queue.plugin());
                 reply(250, "2.0.0", "Ok: queued as " + t.queueId);
             }
@@ -493,7 +493,7 @@ public final class SmtpSession {
             reply(451, "4.3.0", "Error: local error in processing, message not accepted");
             return;
         }
-        messages++;
+        state.messagesAccepted++;
         logMessage(t, "250 queued", "core");
         reply(250, "2.0.0", "Ok: queued as " + t.queueId);
         service.queued().accept(t.queueId);

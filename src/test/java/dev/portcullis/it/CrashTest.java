@@ -70,7 +70,9 @@ class CrashTest {
         StringBuilder report = new StringBuilder();
 
         for (int round = 0; round <= KILL_AT.length; round++) {
+            long t0 = System.nanoTime();
             server = ServerProcess.start(config, port, dir.resolve("server-" + round + ".log"), START);
+            report.append("start ").append(round).append(": ").append((System.nanoTime() - t0) / 1_000_000).append(" ms; ");
             // recovery ran before the listener opened: nothing half-written may be left in the spool
             List<Path> leftovers = Maildirs.list(data.resolve("queue").resolve("tmp"));
             assertEquals(List.of(), leftovers, "queue/tmp after restart " + round);

@@ -4,8 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.portcullis.testkit.Processes;
 import dev.portcullis.testkit.SmtpScript;
 import dev.portcullis.testkit.TestServer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -226,5 +229,32 @@ class ProtocolTest {
             c.command("MAIL FROM:<a@remote.test> SIZE=+1", 501, "5.5.4");
             c.command("MAIL FROM:<a@remote.test> SIZE=12x", 501, "5.5.4");
         }
+    }
+
+    @Test
+    void smtpUtf8SenderFromPythonSmtplib() throws Exception {
+        server = TestServer.start(dir);
+        Path script = dir.resolve("utf8.py");
+        Files.writeString(script, """
+                import smtplib, sys
+                with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="py.remote.test", timeout=10) as s:
+                    s.ehlo()
+                    assert s.has_extn("smtputf8"), s.esmtp_features
+                    # without SMTPUTF8 a non-ASCII address is refused (RFC 6531 3.4)
+                    code, text = s.docmd("MAIL", "FROM:<jörg@bücher.test>".encode().decode("latin-1"))
+                    print("without:", code, text.decode())
+                    assert code == 553, code
+                    s.rset()
+                    s.sendmail("jörg@bücher.test", ["alice@example.test"],
+                               "Subject: Grüße\r\n\r\nSchöne Grüße\r\n".encode(), mail_options=["SMTPUTF8"])
+                print("OK")
+                """, StandardCharsets.UTF_8);
+        var r = Processes.run(Duration.ofSeconds(20), "python3", script.toString(), Integer.toString(server.port()))
+                .assertSuccess();
+        assertTrue(r.output().contains("without: 553 5.6.7"), r.output());
+        String msg = server.awaitMessages("alice", 1, WAIT).getFirst();
+        assertTrue(msg.startsWith("Return-Path: <jörg@bücher.test>\n"), msg);
+        assertTrue(msg.contains("(Portcullis) with UTF8SMTP id "), msg); // RFC 6531 7.5
+        assertTrue(msg.endsWith("\nSubject: Grüße\n\nSchöne Grüße\n"), msg);
     }
 }

@@ -97,7 +97,7 @@ class SwaksDeliveryTest {
                 .assertSuccess();
         String id = queueId(r);
         assertEquals(List.of(id), server.queuedMessages());
-        // ... but an unknown local user is still refused (rcpt runs before relay)
+        // ... but an unknown local user is still refused: relay never vouches for a local domain
         var unknown = Swaks.run(server.port(), "--from", "x@remote.test", "--to", "nobody@example.test", "--body", "x");
         assertTrue(unknown.output().contains("550 5.1.1"), () -> unknown.describe("expected 550 5.1.1"));
     }

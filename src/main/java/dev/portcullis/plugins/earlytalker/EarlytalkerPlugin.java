@@ -80,7 +80,7 @@ public final class EarlytalkerPlugin implements ConnectHook, DataHook {
 
     @Override public HookResult onData(DataContext ctx) {
         Session session = ctx.session();
-        if (policy.off() || dataDelay.isZero()) return HookResult.declined();
+        if (policy.off() || dataDelay.isZero() || ctx.chunked()) return HookResult.declined(); // BDAT content follows at once
         if (!roles.contains(session.listenerRole())) return HookResult.declined();
         if (CheckPolicy.exempt(session)) return HookResult.declined();
 

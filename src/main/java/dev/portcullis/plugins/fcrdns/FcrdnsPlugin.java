@@ -174,7 +174,7 @@ public final class FcrdnsPlugin implements PreConnectHook, ConnectHook {
             if (timeout.isNegative() || timeout.isZero()) throw settings.error("timeout", "must be positive");
             boolean tempfail = settings.bool("tempfail_on_dns_error", false);
             CheckPolicy dnsError = tempfail
-                    ? new CheckPolicy(NAME, Action.TEMPFAIL, 0, settings.bool("defer_to_rcpt", true))
+                    ? new CheckPolicy(NAME, Action.TEMPFAIL, 0, policy.deferToRcpt())
                     : null;
             return new FcrdnsPlugin(policy, dnsError, services.dns(), timeout, ptrOnly);
         }

@@ -21,8 +21,6 @@ import dev.portcullis.hook.NoteKey;
 import dev.portcullis.hook.Plugin;
 import dev.portcullis.hook.PluginFactory;
 import dev.portcullis.hook.PluginSettings;
-import dev.portcullis.hook.QueueContext;
-import dev.portcullis.hook.QueueHook;
 import dev.portcullis.hook.RcptContext;
 import dev.portcullis.hook.RcptHook;
 import dev.portcullis.hook.Reply;
@@ -52,7 +50,7 @@ import java.util.Set;
  * later plugins (greylist, earlytalker) can go easier on good clients.</li>
  * </ul>
  */
-public final class KarmaPlugin implements ConnectHook, HeloHook, MailHook, RcptHook, DataHook, QueueHook, DisconnectHook {
+public final class KarmaPlugin implements ConnectHook, HeloHook, MailHook, RcptHook, DataHook, DisconnectHook {
 
     /** The running verdict on this session, for other plugins to read. Absent for exempt clients and when off. */
     public static final NoteKey<Standing> STANDING = NoteKey.of("karma-standing", Standing.class);
@@ -88,7 +86,6 @@ public final class KarmaPlugin implements ConnectHook, HeloHook, MailHook, RcptH
     /** The session's one decision (the HookResult it answered), repeated when the phase comes again. */
     private static final NoteKey<HookResult> DECIDED = NoteKey.of("karma-decided", HookResult.class);
     /** Set when a message of this session reached the queue phase. */
-    private static final NoteKey<Boolean> DELIVERED = NoteKey.of("karma-delivered", Boolean.class);
 
     record Settings(String phase, double threshold, Duration historyTtl, double historyWeight, double goodBelow,
                     double badAbove, Set<String> historyIgnore) {}
@@ -198,17 +195,11 @@ public final class KarmaPlugin implements ConnectHook, HeloHook, MailHook, RcptH
 
     // ---- history ----------------------------------------------------------------------------------
 
-    /** Only notes that a message got this far; the core stores it once every queue plugin declines. */
-    @Override public HookResult onQueue(QueueContext ctx) {
-        ctx.session().notes().put(DELIVERED, true);
-        return HookResult.declined();
-    }
-
     @Override public void onDisconnect(DisconnectContext ctx) {
         Session session = ctx.session();
         if (policy.off()) return;
         if (CheckPolicy.exempt(session)) return;
-        String outcome = outcome(session.trace(), session.notes().get(DELIVERED).orElse(false), settings.historyIgnore());
+        String outcome = outcome(session.trace(), session.messagesAccepted() > 0, settings.historyIgnore());
         if (outcome == null) return;
         store.increment(NAMESPACE, outcome + ":" + session.remoteAddress().getHostAddress(), 1, settings.historyTtl());
     }

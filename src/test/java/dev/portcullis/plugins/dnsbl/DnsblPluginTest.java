@@ -1,5 +1,6 @@
 package dev.portcullis.plugins.dnsbl;
 
+import dev.portcullis.testkit.FakeSession;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;

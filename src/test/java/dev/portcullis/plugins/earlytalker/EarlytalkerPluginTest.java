@@ -14,7 +14,7 @@ import dev.portcullis.hook.DataContext;
 import dev.portcullis.hook.DeferredRejection;
 import dev.portcullis.hook.HookResult;
 import dev.portcullis.plugins.earlytalker.EarlytalkerPlugin.Delays;
-import dev.portcullis.plugins.helo.FakeSession;
+import dev.portcullis.testkit.FakeSession;
 import dev.portcullis.server.Server;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -133,17 +133,17 @@ class EarlytalkerPluginTest {
     void dataDelayCatchesContentBeforeThe354() {
         EarlytalkerPlugin p = plugin(Action.REJECT, false, false, Duration.ofSeconds(1));
         FakeSession s = talker();
-        HookResult.Deny d = assertInstanceOf(HookResult.Deny.class, p.onData(new DataContext(s, null)));
+        HookResult.Deny d = assertInstanceOf(HookResult.Deny.class, p.onData(new DataContext(s, null, false)));
         assertEquals(554, d.reply().code());
         assertTrue(d.disconnect(), "what follows is content, not commands: close");
         assertEquals("data", s.trace().entries().getLast().phase());
 
         FakeSession calm = patient();
-        assertSame(HookResult.DECLINED, p.onData(new DataContext(calm, null)));
+        assertSame(HookResult.DECLINED, p.onData(new DataContext(calm, null, false)));
         assertEquals(List.of(Duration.ofSeconds(1)), calm.waits);
 
         FakeSession none = talker();
-        assertSame(HookResult.DECLINED, plugin(Action.REJECT).onData(new DataContext(none, null)));
+        assertSame(HookResult.DECLINED, plugin(Action.REJECT).onData(new DataContext(none, null, false)));
         assertTrue(none.waits.isEmpty(), "data_delay 0 does not wait");
     }
 

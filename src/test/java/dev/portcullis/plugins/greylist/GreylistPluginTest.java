@@ -1,5 +1,6 @@
 package dev.portcullis.plugins.greylist;
 
+import dev.portcullis.testkit.FakeSession;
 import static dev.portcullis.plugins.karma.PluginTestKit.address;
 import static dev.portcullis.plugins.karma.PluginTestKit.assertContains;
 import static dev.portcullis.plugins.karma.PluginTestKit.ip;
@@ -16,7 +17,7 @@ import dev.portcullis.hook.HookResult;
 import dev.portcullis.hook.PluginSettings;
 import dev.portcullis.hook.RcptContext;
 import dev.portcullis.plugins.karma.KarmaPlugin;
-import dev.portcullis.plugins.karma.PluginTestKit.FakeSession;
+import dev.portcullis.testkit.FakeSession;
 import dev.portcullis.plugins.karma.PluginTestKit.FakeTransaction;
 import dev.portcullis.plugins.karma.PluginTestKit.Harness;
 import java.nio.file.Path;

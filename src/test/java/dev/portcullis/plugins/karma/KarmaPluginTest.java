@@ -1,5 +1,6 @@
 package dev.portcullis.plugins.karma;
 
+import dev.portcullis.testkit.FakeSession;
 import static dev.portcullis.plugins.karma.PluginTestKit.address;
 import static dev.portcullis.plugins.karma.PluginTestKit.assertContains;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -19,9 +20,8 @@ import dev.portcullis.hook.HeloContext;
 import dev.portcullis.hook.HookResult;
 import dev.portcullis.hook.MailContext;
 import dev.portcullis.hook.PluginSettings;
-import dev.portcullis.hook.QueueContext;
 import dev.portcullis.hook.RcptContext;
-import dev.portcullis.plugins.karma.PluginTestKit.FakeSession;
+import dev.portcullis.testkit.FakeSession;
 import dev.portcullis.plugins.karma.PluginTestKit.FakeTransaction;
 import dev.portcullis.plugins.karma.PluginTestKit.Harness;
 import java.nio.file.Path;
@@ -222,7 +222,7 @@ class KarmaPluginTest {
         HookResult r = k.onMail(new MailContext(s, TX, TX.sender(), Map.of()));
         assertEquals(550, assertInstanceOf(HookResult.Deny.class, r).reply().code());
         assertEquals(r, k.onMail(new MailContext(s, TX, TX.sender(), Map.of())), "decides once, repeats the answer");
-        assertInstanceOf(HookResult.Declined.class, k.onData(new DataContext(s, TX)));
+        assertInstanceOf(HookResult.Declined.class, k.onData(new DataContext(s, TX, false)));
         assertEquals(1, karmaEntries(s));
         assertFalse(s.notes().has(DeferredRejection.KEY), "refused at MAIL: no RCPT to defer to");
     }
@@ -240,7 +240,7 @@ class KarmaPluginTest {
         var k = karma("phase = \"data\"");
         var s = new FakeSession("192.0.2.1");
         assertInstanceOf(HookResult.Declined.class, session(k, s, 5));
-        assertEquals(550, assertInstanceOf(HookResult.Deny.class, k.onData(new DataContext(s, TX))).reply().code());
+        assertEquals(550, assertInstanceOf(HookResult.Deny.class, k.onData(new DataContext(s, TX, false))).reply().code());
     }
 
     @Test void tempfailAndDisconnectActions() {
@@ -303,7 +303,7 @@ class KarmaPluginTest {
         // good: delivered, never refused
         var good = new FakeSession("192.0.2.1");
         session(k, good, 0);
-        k.onQueue(new QueueContext(good, TX, null));
+        good.messagesAccepted = 1;
         k.onDisconnect(new DisconnectContext(good));
         // bad: refused by karma
         var bad = new FakeSession("192.0.2.1");

@@ -71,35 +71,6 @@ public final class PluginTestKit {
     }
 
     /** A session as plugins see it; the flags a test may change are plain fields. */
-    public static final class FakeSession implements Session {
-        private final InetAddress remote;
-        private final Notes notes = new Notes();
-        private final DecisionTrace trace = new DecisionTrace();
-        public String authenticatedUser;
-        public boolean relayClient;
-        public boolean allowlisted;
-        public String helo = "client.example.net";
-
-        public FakeSession(String ip) { this.remote = ip(ip); }
-
-        @Override public String id() { return "test-" + remote.getHostAddress(); }
-        @Override public InetAddress remoteAddress() { return remote; }
-        @Override public int remotePort() { return 40000; }
-        @Override public InetAddress localAddress() { return ip("127.0.0.1"); }
-        @Override public int localPort() { return 25; }
-        @Override public String listenerRole() { return "mx"; }
-        @Override public Instant connectedAt() { return START; }
-        @Override public String helo() { return helo; }
-        @Override public boolean extended() { return true; }
-        @Override public boolean tls() { return false; }
-        @Override public Optional<String> authenticatedUser() { return Optional.ofNullable(authenticatedUser); }
-        @Override public boolean relayClient() { return relayClient; }
-        @Override public boolean allowlisted() { return allowlisted; }
-        @Override public Notes notes() { return notes; }
-        @Override public DecisionTrace trace() { return trace; }
-        @Override public boolean clientTalksWithin(Duration wait) { return false; }
-    }
-
     public static final class FakeTransaction implements Transaction {
         private final Address sender;
         private final Notes notes = new Notes();

@@ -16,7 +16,7 @@ import dev.portcullis.hook.RcptContext;
 import dev.portcullis.hook.ResetContext;
 import dev.portcullis.hook.StateStore;
 import dev.portcullis.hook.Transaction;
-import dev.portcullis.plugins.helo.FakeSession;
+import dev.portcullis.testkit.FakeSession;
 import dev.portcullis.plugins.limit.LimitPlugin.Limits;
 import dev.portcullis.store.SqliteStateStore;
 import java.time.Clock;
@@ -238,7 +238,7 @@ class LimitPluginTest {
         for (int i = 0; i < 2; i++) {
             FakeTx tx = new FakeTx().add(1);
             assertSame(HookResult.DECLINED, mail(p, s, tx));
-            p.onData(new DataContext(s, tx));
+            p.onData(new DataContext(s, tx, false));
         }
         assertRefused(mail(p, s, new FakeTx()), 451, "4.7.1");
         assertTrue(s.trace().entries().getLast().reason().contains("2 messages"));
@@ -263,7 +263,7 @@ class LimitPluginTest {
         LimitPlugin p = plugin(0, 0, 0, 5);
         FakeSession s = new FakeSession("198.51.100.7");
         FakeTx first = new FakeTx().add(2);
-        p.onData(new DataContext(s, first));
+        p.onData(new DataContext(s, first, false));
         p.onReset(new ResetContext(s, first)); // a reset after DATA must not count them twice
         FakeTx second = new FakeTx().add(2);
         p.onReset(new ResetContext(s, second)); // RSET: still counted

@@ -1,4 +1,4 @@
-package dev.portcullis.plugins.helo;
+package dev.portcullis.testkit;
 
 import dev.portcullis.hook.DecisionTrace;
 import dev.portcullis.hook.Notes;
@@ -10,27 +10,30 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
 /**
- * A {@link Session} for unit tests of plugin decisions (the earlytalker, helo and limit tests share it):
- * settable client and listener addresses, trust flags and role, real notes and trace, and a scripted
+ * A {@link Session} for unit tests of one plugin's decisions, where a whole server would hide what is being
+ * tested: settable client and listener addresses, trust flags and role, real notes and trace, and a scripted
  * answer to {@link #clientTalksWithin} that records the waits it was asked for.
  */
 public final class FakeSession implements Session {
-    private static final java.util.concurrent.atomic.AtomicInteger COUNTER = new java.util.concurrent.atomic.AtomicInteger();
+    private static final AtomicInteger COUNTER = new AtomicInteger();
 
-    private final String id = "T" + COUNTER.incrementAndGet();
-    private InetAddress remote;
-    private InetAddress local;
-    private String role = "mx";
-    private boolean relay;
-    private boolean allow;
-    private String authUser;
-    private final Notes notes = new Notes();
-    private final DecisionTrace trace = new DecisionTrace();
-    private Predicate<Duration> talks = d -> false;
+    public final Notes notes = new Notes();
+    public final DecisionTrace trace = new DecisionTrace();
     public final List<Duration> waits = new ArrayList<>();
+    public boolean relayClient;
+    public boolean allowlisted;
+    public String authenticatedUser;
+    public String helo = "client.example.net";
+    public int messagesAccepted;
+    private final String id = "T" + COUNTER.incrementAndGet();
+    private final InetAddress remote;
+    private final InetAddress local;
+    private String role = "mx";
+    private Predicate<Duration> talks = d -> false;
 
     public FakeSession(String remote, String local) {
         this.remote = ip(remote);
@@ -48,9 +51,9 @@ public final class FakeSession implements Session {
     }
 
     public FakeSession role(String r) { role = r; return this; }
-    public FakeSession relay(boolean b) { relay = b; return this; }
-    public FakeSession allow(boolean b) { allow = b; return this; }
-    public FakeSession authenticated(String user) { authUser = user; return this; }
+    public FakeSession relay(boolean b) { relayClient = b; return this; }
+    public FakeSession allow(boolean b) { allowlisted = b; return this; }
+    public FakeSession authenticated(String user) { authenticatedUser = user; return this; }
     /** How the client behaves during a wait: true = it talks. */
     public FakeSession talks(Predicate<Duration> p) { talks = p; return this; }
 
@@ -61,14 +64,15 @@ public final class FakeSession implements Session {
     @Override public int localPort() { return 25; }
     @Override public String listenerRole() { return role; }
     @Override public Instant connectedAt() { return Instant.EPOCH; }
-    @Override public String helo() { return null; }
+    @Override public String helo() { return helo; }
     @Override public boolean extended() { return true; }
     @Override public boolean tls() { return false; }
-    @Override public Optional<String> authenticatedUser() { return Optional.ofNullable(authUser); }
-    @Override public boolean relayClient() { return relay; }
-    @Override public boolean allowlisted() { return allow; }
+    @Override public Optional<String> authenticatedUser() { return Optional.ofNullable(authenticatedUser); }
+    @Override public boolean relayClient() { return relayClient; }
+    @Override public boolean allowlisted() { return allowlisted; }
     @Override public Notes notes() { return notes; }
     @Override public DecisionTrace trace() { return trace; }
+    @Override public int messagesAccepted() { return messagesAccepted; }
 
     @Override public boolean clientTalksWithin(Duration wait) {
         waits.add(wait);
