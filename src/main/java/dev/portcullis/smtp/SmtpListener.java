@@ -26,6 +26,8 @@ public final class SmtpListener implements AutoCloseable {
     private final ServerSocket server;
     private final Thread acceptor;
     private final String sessionPrefix;
+    /** Live connections, so that close() can end them before the services they use go away. */
+    private final java.util.Map<Socket, Thread> live = new java.util.concurrent.ConcurrentHashMap<>();
 
     public SmtpListener(Config.Listener config, SmtpService service, ServerTls tls) throws IOException {
         this.config = config;
@@ -51,7 +53,15 @@ public final class SmtpListener implements AutoCloseable {
                 continue;
             }
             String id = sessionPrefix + Long.toString(SESSIONS.incrementAndGet(), 36).toUpperCase();
-            Thread.ofVirtual().name("smtp-" + id).start(() -> serve(socket, id));
+            Thread t = Thread.ofVirtual().name("smtp-" + id).unstarted(() -> {
+                try {
+                    serve(socket, id);
+                } finally {
+                    live.remove(socket);
+                }
+            });
+            live.put(socket, t);
+            t.start();
         }
     }
 
@@ -73,7 +83,29 @@ public final class SmtpListener implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops accepting, closes every live connection (a client in the middle of a message gets no 250, so
+     * nothing is lost: it will retry), and waits a little for the sessions to finish their disconnect hooks.
+     */
     @Override public void close() throws IOException {
         server.close();
+        for (Socket s : live.keySet()) {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // closing anyway
+            }
+        }
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+        for (Thread t : live.values()) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) break;
+            try {
+                t.join(java.time.Duration.ofNanos(left));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 }

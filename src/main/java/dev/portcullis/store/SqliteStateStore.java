@@ -14,8 +14,9 @@ import java.util.Optional;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The embedded {@link StateStore}: one SQLite file in the data folder, WAL mode (readers never wait for the
- * writer; a crash loses at most the last uncommitted change, never the file). One connection behind a lock:
+ * The embedded {@link StateStore}: one SQLite file in the data folder, WAL mode with synchronous=NORMAL
+ * (readers never wait for the writer; a crash of the server loses nothing committed, a crash of the machine
+ * may lose the last few changes — a greylist entry or a counter, which is acceptable — but never the file). One connection behind a lock:
  * the work per call is microseconds, and SQLite serialises writers anyway. Expired rows are invisible at
  * once and purged now and then.
  */
@@ -38,16 +39,19 @@ public final class SqliteStateStore implements StateStore, AutoCloseable {
 
     private SqliteStateStore(String url, Clock clock) {
         this.clock = clock;
+        Connection c = null;
         try {
-            this.db = DriverManager.getConnection(url);
-            try (Statement s = db.createStatement()) {
+            c = DriverManager.getConnection(url);
+            try (Statement s = c.createStatement()) {
                 s.execute("PRAGMA journal_mode=WAL");
                 s.execute("PRAGMA synchronous=NORMAL");
                 s.execute("PRAGMA busy_timeout=5000");
                 s.execute("CREATE TABLE IF NOT EXISTS state (ns TEXT NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL, "
                         + "expires INTEGER NOT NULL, PRIMARY KEY (ns, k))");
             }
+            this.db = c;
         } catch (SQLException e) {
+            if (c != null) try { c.close(); } catch (SQLException ignored) { /* reporting the first error */ }
             throw new IllegalStateException("cannot open state database " + url + ": " + e.getMessage(), e);
         }
     }
@@ -71,7 +75,7 @@ public final class SqliteStateStore implements StateStore, AutoCloseable {
                 q.setString(1, namespace);
                 q.setString(2, key);
                 q.setString(3, value);
-                q.setLong(4, clock.millis() + ttl.toMillis());
+                q.setLong(4, expiry(clock.millis(), ttl));
                 q.executeUpdate();
             }
             wrote();
@@ -83,7 +87,7 @@ public final class SqliteStateStore implements StateStore, AutoCloseable {
         return locked(() -> {
             long now = clock.millis();
             long value = delta;
-            long expires = now + window.toMillis();
+            long expires = expiry(now, window);
             try (PreparedStatement q = db.prepareStatement("SELECT v, expires FROM state WHERE ns = ? AND k = ? AND expires > ?")) {
                 q.setString(1, namespace);
                 q.setString(2, key);
@@ -124,6 +128,18 @@ public final class SqliteStateStore implements StateStore, AutoCloseable {
             q.setLong(1, clock.millis());
             q.executeUpdate();
         }
+    }
+
+    /** now + ttl, saturating: a huge TTL means "practically forever", not an overflow into the past. */
+    private static long expiry(long now, Duration ttl) {
+        long millis;
+        try {
+            millis = ttl.toMillis();
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
+        long sum = now + millis;
+        return ((now ^ sum) & (millis ^ sum)) < 0 ? Long.MAX_VALUE : sum;
     }
 
     private static long parseLong(String s) {

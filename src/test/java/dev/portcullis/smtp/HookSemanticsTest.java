@@ -532,6 +532,26 @@ class HookSemanticsTest {
     }
 
     @Test
+    void pluginsSeeTheSessionAsItIs() {
+        List<String> seen = new ArrayList<>();
+        SmtpKit kit = SmtpKit.in(dir).relay("192.0.2.0/24").before(TestPlugins.rcpt("look", ctx -> {
+            var s = ctx.session();
+            seen.add(s.id() + " " + s.listenerRole() + " " + s.remoteAddress().getHostAddress() + ":" + s.remotePort() + " "
+                    + s.localAddress().getHostAddress() + ":" + s.localPort() + " helo=" + s.helo() + " ext=" + s.extended()
+                    + " tls=" + s.tls() + " relay=" + s.relayClient() + " auth=" + s.authenticatedUser().isPresent()
+                    + " at=" + s.connectedAt() + " from=" + ctx.tx().sender() + " rcpts=" + ctx.tx().recipients()
+                    + " params=" + ctx.tx().mailParameters());
+            return HookResult.declined();
+        }));
+        kit.run(MemoryTransport.of("HELO c.test\r\n", MAIL, RCPT, "RCPT TO:<bob@example.test>\r\n", QUIT).remote("192.0.2.9", 41234));
+        assertEquals(List.of(
+                "T1 mx 192.0.2.9:41234 127.0.0.1:25 helo=c.test ext=false tls=false relay=true auth=false at=2024-05-01T12:00:00Z"
+                        + " from=<sender@remote.test> rcpts=[] params={}",
+                "T1 mx 192.0.2.9:41234 127.0.0.1:25 helo=c.test ext=false tls=false relay=true auth=false at=2024-05-01T12:00:00Z"
+                        + " from=<sender@remote.test> rcpts=[<alice@example.test>] params={}"), seen);
+    }
+
+    @Test
     void addressesHandedToPluginsAreParsed() {
         List<Address> seen = new ArrayList<>();
         SmtpKit kit = SmtpKit.in(dir)

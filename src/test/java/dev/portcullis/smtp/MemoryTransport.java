@@ -81,6 +81,12 @@ final class MemoryTransport implements Transport {
         return this;
     }
 
+    /** The connection is TLS from the start (implicit TLS, RFC 8314). */
+    MemoryTransport implicitTls() {
+        tls = true;
+        return this;
+    }
+
     MemoryTransport remote(String ip, int port) {
         remote = address(ip, port);
         return this;

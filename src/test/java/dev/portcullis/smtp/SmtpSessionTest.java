@@ -309,6 +309,17 @@ class SmtpSessionTest {
     }
 
     @Test
+    void implicitTlsOffersNoStarttlsAndReceivedSaysEsmtps() {
+        SmtpKit kit = SmtpKit.in(dir);
+        MemoryTransport t = MemoryTransport.of(EHLO, "STARTTLS\r\n", MAIL, RCPT, "DATA\r\n", "x\r\n.\r\n", "QUIT\r\n").implicitTls();
+        SmtpKit.Run r = kit.run(t);
+        assertEquals(List.of("220", "250", "503 5.5.1", "250 2.1.0", "250 2.1.5", "354", "250 2.0.0", "221 2.0.0"), r.codes());
+        assertEquals("250 CHUNKING", r.reply(1).lastLine());
+        String id = r.queueId();
+        assertTrue(kit.contentText(id).startsWith(SmtpKit.received("client.test", "ESMTPS", id, "<alice@example.test>")));
+    }
+
+    @Test
     void starttlsTwiceIs503() {
         MemoryTransport t = MemoryTransport.of(EHLO, "STARTTLS\r\n").startTlsThen(EHLO, "STARTTLS\r\n", "QUIT\r\n");
         SmtpKit.Run r = SmtpKit.in(dir).run(t);
