@@ -42,13 +42,8 @@ public final class CheckCommand implements Callable<Integer> {
     @Override public Integer call() {
         Logger.getLogger("").setLevel(Level.WARNING); // the trace printed below says it all
         InetAddress client;
-        if (!ip.matches("[0-9.]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")) {
-            System.err.println("portcullis: --ip must be an IP address: " + ip);
-            return 64;
-        }
-        try {
-            client = InetAddress.getByName(ip);
-        } catch (java.net.UnknownHostException e) {
+        client = dev.portcullis.net.IpLiteral.parse(ip);
+        if (client == null) {
             System.err.println("portcullis: --ip must be an IP address: " + ip);
             return 64;
         }

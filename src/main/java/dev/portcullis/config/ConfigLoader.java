@@ -82,12 +82,12 @@ public final class ConfigLoader {
         String longLines = smtp.choice("long_lines", "reject", "reject", "accept");
         Config.Smtp smtpConfig = new Config.Smtp(
                 positive(smtp, "max_message_size", smtp.size("max_message_size", 25L << 20)),
-                (int) positive(smtp, "max_recipients", smtp.integer("max_recipients", 100)),
-                (int) positive(smtp, "max_received_headers", smtp.integer("max_received_headers", 100)),
-                (int) positive(smtp, "max_errors", smtp.integer("max_errors", 10)),
+                smtp.integer("max_recipients", 100, 1, 100_000),
+                smtp.integer("max_received_headers", 100, 1, 10_000),
+                smtp.integer("max_errors", 10, 1, 10_000),
                 longLines.equals("accept"),
-                smtp.duration("command_timeout", Duration.ofMinutes(5)),
-                smtp.duration("data_timeout", Duration.ofMinutes(3)),
+                smtp.positiveDuration("command_timeout", Duration.ofMinutes(5)),
+                smtp.positiveDuration("data_timeout", Duration.ofMinutes(3)),
                 smtp.string("banner", "ESMTP Portcullis"));
         smtp.finish();
 
@@ -116,9 +116,8 @@ public final class ConfigLoader {
         Section dns = root.table("dns");
         List<java.net.InetSocketAddress> servers = new ArrayList<>();
         for (String s : dns.strings("servers", List.of())) servers.add(hostPort(dns, "servers", s, 53));
-        Config.Dns dnsConfig = new Config.Dns(List.copyOf(servers), dns.duration("timeout", Duration.ofSeconds(2)),
-                (int) dns.integer("retries", 1), dns.bool("cache", true));
-        if (dnsConfig.retries() < 0) throw dns.error("retries", "must not be negative");
+        Config.Dns dnsConfig = new Config.Dns(List.copyOf(servers), dns.positiveDuration("timeout", Duration.ofSeconds(2)),
+                dns.integer("retries", 1, 0, 10), dns.bool("cache", true));
         dns.finish();
 
         List<Config.PluginEntry> plugins = plugins(root, source);
@@ -155,10 +154,12 @@ public final class ConfigLoader {
             users.add(u);
         }
         Map<String, List<String>> aliases = new LinkedHashMap<>();
+        Map<String, String> written = new LinkedHashMap<>(); // lower-case name -> the key as written, for errors
         Section a = s.table("aliases");
         for (String name : a.keys()) {
             String lower = name.toLowerCase(Locale.ROOT);
             if (!MAILBOX.matcher(lower).matches()) throw a.error(name, "not a valid alias name");
+            if (written.put(lower, name) != null) throw a.error(name, "alias listed twice (names ignore case)");
             aliases.put(lower, a.strings(name, List.of()));
         }
         a.finish();
@@ -167,7 +168,7 @@ public final class ConfigLoader {
             for (String target : e.getValue()) {
                 String t = target.toLowerCase(Locale.ROOT);
                 if (!users.contains(t) && !aliases.containsKey(t) && !t.equals("postmaster"))
-                    throw a.error(e.getKey(), "alias target is neither a user nor an alias: " + target);
+                    throw a.error(written.get(e.getKey()), "alias target is neither a user nor an alias: " + target);
             }
         return new Config.Local(List.copyOf(domains), List.copyOf(users), Map.copyOf(aliases));
     }
@@ -221,13 +222,11 @@ public final class ConfigLoader {
         if (!m.matches()) throw s.error(key, "expected an IP address with an optional port, not \"" + text + "\"");
         String addr = m.group(1) != null ? m.group(1) : m.group(3) != null ? m.group(3) : m.group(5);
         String p = m.group(2) != null ? m.group(2) : m.group(4);
-        if (p != null) port = Integer.parseInt(p);
+        if (p != null) port = p.length() > 5 ? -1 : Integer.parseInt(p);
         if (port < 1 || port > 65535) throw s.error(key, "port out of range in \"" + text + "\"");
-        try {
-            return new java.net.InetSocketAddress(java.net.InetAddress.getByName(addr), port);
-        } catch (java.net.UnknownHostException e) {
-            throw s.error(key, "not an IP address: " + text);
-        }
+        java.net.InetAddress ip = dev.portcullis.net.IpLiteral.parse(addr);
+        if (ip == null) throw s.error(key, "not an IP address: " + text);
+        return new java.net.InetSocketAddress(ip, port);
     }
 
     private static long positive(Section s, String key, long value) {

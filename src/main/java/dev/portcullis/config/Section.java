@@ -20,6 +20,7 @@ import org.tomlj.TomlTable;
  */
 final class Section implements PluginSettings {
     private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h|d)");
+    private static final Duration MAX_DURATION = Duration.ofDays(3660);
     private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*([kmg]i?b?|b)?", Pattern.CASE_INSENSITIVE);
 
     private final String file;
@@ -53,6 +54,20 @@ final class Section implements PluginSettings {
         throw error(key, "expected a whole number");
     }
 
+    /** A whole number that must lie in [min, max]. */
+    int integer(String key, int defaultValue, int min, int max) {
+        long v = integer(key, defaultValue);
+        if (v < min || v > max) throw error(key, "expected a whole number from " + min + " to " + max);
+        return (int) v;
+    }
+
+    /** A duration that must be longer than zero (a zero socket timeout would mean "wait forever"). */
+    Duration positiveDuration(String key, Duration defaultValue) {
+        Duration d = duration(key, defaultValue);
+        if (d.isZero() || d.isNegative()) throw error(key, "must be longer than zero");
+        return d;
+    }
+
     /** A byte count: a whole number, or a string such as "25MB" / "512k" (binary multiples). */
     long size(String key, long defaultValue) {
         Object v = raw(key);
@@ -60,15 +75,16 @@ final class Section implements PluginSettings {
         if (v instanceof Long l && l >= 0) return l;
         if (v instanceof String s) {
             Matcher m = SIZE.matcher(s.trim());
-            if (m.matches()) {
+            if (m.matches() && m.group(1).length() <= 15) {
                 long n = Long.parseLong(m.group(1));
                 String unit = m.group(2) == null ? "b" : m.group(2).toLowerCase(Locale.ROOT);
-                return switch (unit.charAt(0)) {
-                    case 'k' -> n << 10;
-                    case 'm' -> n << 20;
-                    case 'g' -> n << 30;
-                    default -> n;
+                int shift = switch (unit.charAt(0)) {
+                    case 'k' -> 10;
+                    case 'm' -> 20;
+                    case 'g' -> 30;
+                    default -> 0;
                 };
+                if (n <= (1L << 40) >> shift) return n << shift; // at most 1 TiB: anything larger is a typo
             }
         }
         throw error(key, "expected a size in bytes, such as 26214400 or \"25MB\"");
@@ -94,15 +110,17 @@ final class Section implements PluginSettings {
         if (v == null) return defaultValue;
         if (v instanceof String s) {
             Matcher m = DURATION.matcher(s.trim());
-            if (m.matches()) {
+            if (m.matches() && m.group(1).length() <= 12) {
                 long n = Long.parseLong(m.group(1));
-                return switch (m.group(2)) {
+                Duration d = switch (m.group(2)) {
                     case "ms" -> Duration.ofMillis(n);
                     case "s" -> Duration.ofSeconds(n);
                     case "m" -> Duration.ofMinutes(n);
                     case "h" -> Duration.ofHours(n);
                     default -> Duration.ofDays(n);
                 };
+                if (d.compareTo(MAX_DURATION) <= 0) return d;
+                throw error(key, "a duration of at most 10 years, please");
             }
         }
         throw error(key, "expected a duration such as \"30s\", \"5m\", \"1h\" or \"500ms\"");

@@ -68,7 +68,7 @@ public final class CheckPolicy {
             case REJECT, TEMPFAIL -> {
                 if (defer) {
                     if (!session.notes().has(DeferredRejection.KEY))
-                        session.notes().put(DeferredRejection.KEY, new DeferredRejection(check, answer, false));
+                        session.notes().put(DeferredRejection.KEY, new DeferredRejection(check, phase, answer, false));
                     yield HookResult.declined();
                 }
                 yield answer.isTransient() ? new HookResult.DenySoft(answer, false) : new HookResult.Deny(answer, false);

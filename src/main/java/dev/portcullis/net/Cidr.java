@@ -14,22 +14,14 @@ public record Cidr(byte[] network, int prefix) {
         String s = text.trim();
         int slash = s.indexOf('/');
         String addr = slash < 0 ? s : s.substring(0, slash);
-        // only literals: a name here would mean a DNS lookup at start-up
-        if (!addr.matches("[0-9.]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*"))
-            throw new IllegalArgumentException("not an IP network: " + text);
-        byte[] bytes;
-        try {
-            bytes = InetAddress.getByName(addr).getAddress();
-        } catch (UnknownHostException e) {
-            throw new IllegalArgumentException("not an IP network: " + text);
-        }
+        InetAddress parsed = IpLiteral.parse(addr); // only literals: a name here would mean a DNS lookup
+        if (parsed == null) throw new IllegalArgumentException("not an IP network: " + text);
+        byte[] bytes = parsed.getAddress();
         int max = bytes.length * 8;
         int prefix;
-        try {
-            prefix = slash < 0 ? max : Integer.parseInt(s.substring(slash + 1));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("bad prefix length in " + text);
-        }
+        String len = slash < 0 ? null : s.substring(slash + 1);
+        if (len != null && !len.matches("\\d{1,3}")) throw new IllegalArgumentException("bad prefix length in " + text);
+        prefix = len == null ? max : Integer.parseInt(len);
         if (prefix < 0 || prefix > max) throw new IllegalArgumentException("prefix length out of range in " + text);
         return new Cidr(mask(bytes, prefix), prefix);
     }

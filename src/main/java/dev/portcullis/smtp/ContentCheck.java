@@ -3,12 +3,12 @@ package dev.portcullis.smtp;
 /**
  * What the content rules need to know about a received message, found in one pass: whether every line
  * ends in CRLF (BDAT content is not framed by lines, so it can carry bare CR/LF), the longest line, and
- * how many Received fields its header has (mail loop detection, RFC 5321 6.3).
+ * whether it holds a NUL, and how many Received fields its header has (mail loop detection, RFC 5321 6.3).
  */
-record ContentCheck(boolean bareLineEnding, int longestLine, int receivedHeaders) {
+record ContentCheck(boolean bareLineEnding, boolean nul, int longestLine, int receivedHeaders) {
 
     static ContentCheck of(byte[] b, int len) {
-        boolean bare = false;
+        boolean bare = false, nul = false;
         int longest = 0, received = 0;
         boolean inHeader = true;
         int lineStart = 0;
@@ -26,10 +26,12 @@ record ContentCheck(boolean bareLineEnding, int longestLine, int receivedHeaders
                 lineStart = i + 1;
             } else if (c == '\n') {
                 bare = true;
+            } else if (c == 0) {
+                nul = true;
             }
         }
         if (len - lineStart > longest) longest = len - lineStart;
-        return new ContentCheck(bare, longest, received);
+        return new ContentCheck(bare, nul, longest, received);
     }
 
     private static boolean startsWithIgnoreCase(byte[] b, int from, int to, String prefix) {

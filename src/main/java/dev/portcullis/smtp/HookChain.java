@@ -35,7 +35,7 @@ public final class HookChain {
             HookResult result;
             try {
                 result = call.apply(plugin);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | LinkageError | StackOverflowError e) { // a plugin's bug, not the server's state
                 LOG.log(Level.WARNING, "plugin " + plugin.name() + " failed in " + phase + " for session " + session.id(), e);
                 result = HookResult.denySoft(451, "4.3.0", "Temporary failure, please try again later");
             }
@@ -54,7 +54,7 @@ public final class HookChain {
         for (H plugin : implementing(hook)) {
             try {
                 call.accept(plugin);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | LinkageError | StackOverflowError e) {
                 LOG.log(Level.WARNING, "plugin " + plugin.name() + " failed in " + phase, e);
             }
         }

@@ -1,6 +1,7 @@
 package dev.portcullis.smtp;
 
 import dev.portcullis.hook.Address;
+import dev.portcullis.net.IpLiteral;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -50,7 +51,7 @@ final class PathParser {
         if (close < 0) throw new PathException(501, badSyntax, "Syntax error in address: missing '>'");
         String raw = s.substring(1, close);
         Map<String, String> params = parameters(s.substring(close + 1));
-        if (raw.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_PATH)
+        if (raw.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 2 > MAX_PATH) // 4.5.3.1.3 counts the < >
             throw new PathException(553, badSyntax, "Address too long (RFC 5321 4.5.3.1.3)");
         if (raw.isEmpty()) {
             if (sender) return new Parsed(Address.NULL_SENDER, params, false);
@@ -146,11 +147,12 @@ final class PathParser {
         return true;
     }
 
+    /** RFC 5321 4.1.3: [dotted quad] or [IPv6:...]; general address literals (tag:content) are refused. */
     private static boolean validAddressLiteral(String d) {
         if (!d.startsWith("[") || !d.endsWith("]")) return false;
         String inner = d.substring(1, d.length() - 1);
-        if (inner.regionMatches(true, 0, "IPv6:", 0, 5)) return inner.substring(5).matches("[0-9A-Fa-f:.]+") && inner.contains(":");
-        return inner.matches("(25[0-5]|2[0-4]\\d|1?\\d?\\d)(\\.(25[0-5]|2[0-4]\\d|1?\\d?\\d)){3}");
+        if (inner.regionMatches(true, 0, "IPv6:", 0, 5)) return IpLiteral.isIpv6(inner.substring(5));
+        return IpLiteral.isIpv4(inner);
     }
 
     /** ESMTP parameters: keyword[=value], space separated (RFC 5321 4.1.2). Keys upper-cased. */

@@ -197,6 +197,7 @@ public final class SmtpSession {
             case "VRFY" -> onVrfy(args);
             case "HELP" -> reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS");
             case "STARTTLS" -> onStartTls(args);
+            case "EXPN" -> reply(502, "5.5.1", "Error: EXPN not available"); // RFC 5321 3.5.2: no list harvesting
             default -> onUnrecognized(verb, args);
         }
     }
@@ -249,13 +250,9 @@ public final class SmtpSession {
         for (var p : params.entrySet()) {
             switch (p.getKey()) {
                 case "SIZE" -> {
-                    long size;
-                    try {
-                        size = Long.parseLong(p.getValue());
-                    } catch (NumberFormatException e) {
-                        reply(501, "5.5.4", "Syntax: SIZE=<number>");
-                        return;
-                    }
+                    String v = p.getValue();
+                    if (!v.matches("\\d{1,20}")) { reply(501, "5.5.4", "Syntax: SIZE=<number>"); return; } // RFC 1870: digits only
+                    long size = v.length() > 18 ? Long.MAX_VALUE : Long.parseLong(v);
                     if (size > service.limits().maxMessageSize()) {
                         reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
                         return;
@@ -327,8 +324,9 @@ public final class SmtpSession {
                 h -> h.onRcpt(new RcptContext(state, t, rcpt, parsed.parameters())));
         switch (outcome.result()) {
             case HookResult.Ok ok -> {
-                tx.recipients.add(rcpt);
-                reply(250, "2.1.5", "Ok");
+                boolean duplicate = tx.recipients.stream().anyMatch(r -> r.mailbox().equals(rcpt.mailbox()));
+                if (!duplicate) tx.recipients.add(rcpt); // one envelope entry, one delivery
+                reply(250, "2.1.5", duplicate ? "Ok (duplicate recipient)" : "Ok");
             }
             case HookResult.Declined d -> {
                 // nobody vouched for this recipient: never relay by default
@@ -354,7 +352,7 @@ public final class SmtpSession {
     private void onData(String args) throws IOException {
         if (!args.isBlank()) { reply(501, "5.5.4", "Syntax: DATA"); return; }
         if (!readyForContent()) return;
-        if (tx.chunks != null) { reply(503, "5.5.1", "Error: DATA not allowed after BDAT"); return; }
+        if (tx.chunks != null || tx.chunkFailed) { reply(503, "5.5.1", "Error: DATA not allowed after BDAT"); return; }
         if (!dataHookAccepts(false)) return;
         send(new Reply(354, null, "End data with <CR><LF>.<CR><LF>"));
         flush();
@@ -366,7 +364,7 @@ public final class SmtpSession {
             // Whatever the client meant as the end of data, we cannot know where it is: stop listening.
             endReason = "bare CR or LF in DATA";
             logMessage(null, "554 5.5.2 bare CR or LF", "core");
-            tx = null;
+            abandonTransaction();
             reply(554, "5.5.2", "Error: bare CR or LF in message data (RFC 5321 2.3.8); closing connection");
             closing = true;
             return;
@@ -435,7 +433,7 @@ public final class SmtpSession {
     /** Content rules, then data_post, then queue: one reply for the whole message, then a fresh state. */
     private void finishMessage(MessageBuffer content, boolean fromChunks) throws IOException {
         TransactionState t = tx;
-        tx = null;
+        endTransaction();
         t.size = content.total();
         var limits = service.limits();
         if (content.overflowed()) {
@@ -445,6 +443,10 @@ public final class SmtpSession {
         ContentCheck check = ContentCheck.of(content.array(), content.length());
         if (fromChunks && check.bareLineEnding()) {
             reject(t, 554, "5.6.0", "Error: bare CR or LF in message content", "core");
+            return;
+        }
+        if (check.nul()) { // no SMTP body type allows NUL (RFC 6152 / 3030); some next hops strip it, smuggling again
+            reject(t, 554, "5.6.0", "Error: NUL character in message content", "core");
             return;
         }
         if (check.longestLine() > 1000 && !limits.acceptLongLines()) {
@@ -519,10 +521,36 @@ public final class SmtpSession {
                         .append(oneLine(e.reason())).append("\r\n");
         }
         if (!sb.isEmpty()) {
-            sb.append("X-Portcullis-Score: ").append(state.trace.score()).append("\r\n");
-            sb.append("X-Portcullis-Trace: ").append(oneLine(state.trace.toString())).append("\r\n");
+            DecisionTrace mine = new DecisionTrace();
+            for (int i = 0; i < entries.size(); i++) {
+                DecisionTrace.Entry e = entries.get(i);
+                if (i >= t.traceStart || e.phase().equals("connect") || e.phase().equals("helo") || e.phase().equals("pre_connect"))
+                    mine.add(e.plugin(), e.phase(), e.result(), e.score(), e.reason());
+            }
+            sb.append("X-Portcullis-Score: ").append(mine.score()).append("\r\n");
+            sb.append(folded("X-Portcullis-Trace", mine.entries().stream().limit(50).map(e -> oneLine(e.toString())).toList()));
         }
         return sb.toString();
+    }
+
+    /** A header field folded between items (RFC 5322 2.2.3) so that no line passes 78 characters if it can help it. */
+    private static String folded(String name, List<String> items) {
+        StringBuilder sb = new StringBuilder(name).append(':');
+        int lineLength = sb.length();
+        for (int i = 0; i < items.size(); i++) {
+            String item = (i == 0 ? "" : "") + items.get(i) + (i < items.size() - 1 ? ";" : "");
+            if (item.length() > 900) item = item.substring(0, 900) + "...";
+            if (lineLength + 1 + item.length() > 78 && lineLength > name.length() + 1) {
+                sb.append("\r\n\t");
+                lineLength = 1;
+            } else {
+                sb.append(' ');
+                lineLength++;
+            }
+            sb.append(item);
+            lineLength += item.length();
+        }
+        return sb.append("\r\n").toString();
     }
 
     private static String oneLine(String s) {
@@ -606,8 +634,15 @@ public final class SmtpSession {
 
     private void abandonTransaction() {
         TransactionState t = tx;
-        tx = null;
+        endTransaction();
         service.hooks().notify(ResetHook.class, "reset", h -> h.onReset(new ResetContext(state, t)));
+    }
+
+    /** Whatever way a transaction ends, what was decided about it alone goes with it. */
+    private void endTransaction() {
+        tx = null;
+        state.notes.get(DeferredRejection.KEY).filter(d -> d.phase().equals("mail"))
+                .ifPresent(d -> state.notes.remove(DeferredRejection.KEY));
     }
 
     /** Sends the reply of a Deny or DenySoft; false (and nothing sent) for Ok and Declined. */

@@ -13,13 +13,14 @@ final class SocketTransport implements Transport {
     private Socket socket;
     private final ServerTls tls;
     private InputStream in;
-    private OutputStream out;
+    private WriteWatchdog.Guarded out;
+    private long timeoutNanos = java.util.concurrent.TimeUnit.MINUTES.toNanos(5);
 
     SocketTransport(Socket socket, ServerTls tls) throws IOException {
         this.socket = socket;
         this.tls = tls;
         this.in = socket.getInputStream();
-        this.out = socket.getOutputStream();
+        this.out = new WriteWatchdog.Guarded(socket.getOutputStream(), socket, timeoutNanos);
     }
 
     @Override public InputStream input() { return in; }
@@ -32,11 +33,14 @@ final class SocketTransport implements Transport {
     @Override public void startTls() throws IOException {
         socket = tls.upgradeServerSide(socket);
         in = socket.getInputStream();
-        out = socket.getOutputStream();
+        out = new WriteWatchdog.Guarded(socket.getOutputStream(), socket, timeoutNanos);
     }
 
+    /** Sets the read timeout and, through the watchdog, the same bound on writes. */
     @Override public void readTimeout(Duration timeout) throws IOException {
         socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        timeoutNanos = timeout.toNanos();
+        out.timeoutNanos = timeoutNanos;
     }
 
     @Override public void close() {

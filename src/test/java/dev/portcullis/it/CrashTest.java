@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,6 +53,8 @@ class CrashTest {
     /** queue id -> sequence number of every message that got its 250. */
     final Map<String, Integer> accepted = new ConcurrentHashMap<>();
     final AtomicInteger nextSeq = new AtomicInteger();
+    /** A reply a client did not expect (anything but a dead connection): a server bug, not a crash effect. */
+    final List<Throwable> clientFailures = Collections.synchronizedList(new ArrayList<>());
 
     @AfterEach
     void cleanUp() throws InterruptedException {
@@ -89,6 +92,7 @@ class CrashTest {
                 report.append("final round: ").append(accepted.size()).append(" accepted of ").append(nextSeq.get()).append('\n');
             }
         }
+        assertEquals(List.of(), clientFailures, "unexpected replies; " + report);
         assertTrue(accepted.size() >= KILL_AT[KILL_AT.length - 1], "clients made progress: " + report);
 
         // the last server delivers what the earlier ones left queued
@@ -163,6 +167,8 @@ class CrashTest {
             }
         } catch (IOException e) {
             // the server was killed: this client's round is over
+        } catch (RuntimeException | AssertionError e) {
+            clientFailures.add(e);
         }
     }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.portcullis.testkit.Processes;
+import dev.portcullis.testkit.Swaks;
 import dev.portcullis.testkit.TestServer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -58,7 +59,7 @@ class SmtpSourceLoadTest {
     void aliasExpansionDeliversOneCopyPerMailbox() throws Exception {
         server = TestServer.in(dir).section("local.aliases", "team = [\"alice\", \"bob\"]\nall = [\"team\", \"alice\"]").start();
         // team -> alice, bob; all -> team, alice; plus alice directly: alice still gets one copy
-        var r = dev.portcullis.testkit.Swaks.run(server.port(), "--from", "x@remote.test",
+        var r = Swaks.run(server.port(), "--from", "x@remote.test",
                 "--to", "team@example.test,all@example.test,alice@example.test", "--body", "to the team");
         r.assertSuccess();
         server.awaitQueueEmpty(Duration.ofSeconds(10));

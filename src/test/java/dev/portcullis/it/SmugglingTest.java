@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.portcullis.testkit.SmtpScript;
 import dev.portcullis.testkit.Swaks;
 import dev.portcullis.testkit.TestServer;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -79,7 +80,7 @@ class SmugglingTest {
     static SmtpScript.Reply readOrNull(SmtpScript c) {
         try {
             return c.readReplyOrNull();
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             return null;
         }
     }

@@ -8,6 +8,8 @@ import dev.portcullis.testkit.Processes;
 import dev.portcullis.testkit.SmtpScript;
 import dev.portcullis.testkit.TestServer;
 import dev.portcullis.testkit.TestTls;
+import dev.portcullis.tls.ServerTls;
+import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -148,7 +150,7 @@ class StartTlsTest {
     void pythonSmtplibRefusesAnotherCertificate() throws Exception {
         // the same script with a CA file that is not the server's: verification must fail, nothing is sent
         Path other = dir.resolve("other-tls");
-        dev.portcullis.tls.ServerTls.selfSigned(other, TestServer.HOSTNAME);
+        ServerTls.selfSigned(other, TestServer.HOSTNAME);
         Path script = dir.resolve("send.py");
         Files.writeString(script, """
                 import smtplib, ssl, sys
@@ -181,7 +183,7 @@ class StartTlsTest {
             String rest;
             try {
                 rest = c.readAvailableFor(Duration.ofSeconds(5));
-            } catch (java.net.SocketException reset) {
+            } catch (SocketException reset) {
                 rest = "";
             }
             assertTrue(rest.isEmpty() || rest.charAt(0) == 0x15, "only a TLS alert, if anything: " + rest);
@@ -198,7 +200,7 @@ class StartTlsTest {
             String rest;
             try {
                 rest = c.readAvailableFor(Duration.ofSeconds(3));
-            } catch (java.net.SocketException reset) {
+            } catch (SocketException reset) {
                 rest = "";
             }
             assertFalse(rest.contains("250"), "no SMTP reply to plaintext after STARTTLS: " + rest);

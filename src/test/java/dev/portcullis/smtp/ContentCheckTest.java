@@ -23,7 +23,7 @@ class ContentCheckTest {
 
     @Test
     void empty() {
-        assertEquals(new ContentCheck(false, 0, 0), check(""));
+        assertEquals(new ContentCheck(false, false, 0, 0), check(""));
     }
 
     @Test

@@ -73,8 +73,17 @@ public final class SmtpScript implements AutoCloseable {
 
     /** @param host a loopback address: "127.0.0.1", "::1", ... */
     public static SmtpScript connect(String host, int port, Duration readTimeout) throws IOException {
+        return connectFrom(null, host, port, readTimeout);
+    }
+
+    /**
+     * Connects from a chosen source address: the whole of 127.0.0.0/8 is local, so 127.0.0.2, 127.0.0.3, ...
+     * are different clients to the server (a listed one, one without rDNS, ...). Does not read the greeting.
+     */
+    public static SmtpScript connectFrom(String source, String host, int port, Duration readTimeout) throws IOException {
         Socket s = new Socket();
         try {
+            if (source != null) s.bind(new InetSocketAddress(source, 0));
             s.connect(new InetSocketAddress(host, port), 5000);
             s.setSoTimeout((int) readTimeout.toMillis());
             s.setTcpNoDelay(true);
@@ -87,6 +96,18 @@ public final class SmtpScript implements AutoCloseable {
 
     /** Connects and reads the greeting, which must be a 220. */
     public static SmtpScript open(int port) throws IOException { return open("127.0.0.1", port); }
+
+    /** Connects from {@code source} (see {@link #connectFrom}) and reads the greeting, which must be a 220. */
+    public static SmtpScript openFrom(String source, int port) throws IOException {
+        SmtpScript s = connectFrom(source, "127.0.0.1", port, DEFAULT_TIMEOUT);
+        try {
+            s.expect(220, null);
+            return s;
+        } catch (IOException | RuntimeException | AssertionError e) {
+            s.close();
+            throw e;
+        }
+    }
 
     public static SmtpScript open(String host, int port) throws IOException {
         SmtpScript s = connect(host, port, DEFAULT_TIMEOUT);

@@ -49,6 +49,7 @@ public final class TestServer implements AutoCloseable {
         private final Map<String, String> sections = new LinkedHashMap<>();
         private final List<String> listeners = new ArrayList<>();
         private String extra = "";
+        private java.time.Clock clock = java.time.Clock.systemUTC();
 
         private Builder(Path dir) {
             this.dir = dir;
@@ -65,6 +66,12 @@ public final class TestServer implements AutoCloseable {
         /** Adds a [[listener]]; without any, one mx listener on 127.0.0.1 port 0 is configured. */
         public Builder listener(String address, int port, String role) {
             listeners.add("address = \"" + address + "\"\nport = " + port + "\nrole = \"" + role + "\"\n");
+            return this;
+        }
+
+        /** The server's clock (a {@link MutableClock} lets a test move time for greylisting and the like). */
+        public Builder clock(java.time.Clock c) {
+            clock = c;
             return this;
         }
 
@@ -94,7 +101,7 @@ public final class TestServer implements AutoCloseable {
         public TestServer start() throws IOException {
             Path file = writeConfig();
             String text = Files.readString(file, StandardCharsets.UTF_8);
-            Server server = Server.start(ConfigLoader.parse(file.toString(), text, dir));
+            Server server = Server.start(ConfigLoader.parse(file.toString(), text, dir), clock);
             return new TestServer(dir, file, server);
         }
     }

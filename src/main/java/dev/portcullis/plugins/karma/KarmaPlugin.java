@@ -177,9 +177,9 @@ public final class KarmaPlugin implements ConnectHook, HeloHook, MailHook, RcptH
         if (phase.equals("rcpt") && !session.notes().has(DeferredRejection.KEY)) {
             // every further recipient of the session gets the same answer from the core, without a new entry
             if (result instanceof HookResult.Deny d)
-                session.notes().put(DeferredRejection.KEY, new DeferredRejection(NAME, d.reply(), d.disconnect()));
+                session.notes().put(DeferredRejection.KEY, new DeferredRejection(NAME, "session", d.reply(), d.disconnect()));
             else if (result instanceof HookResult.DenySoft d)
-                session.notes().put(DeferredRejection.KEY, new DeferredRejection(NAME, d.reply(), d.disconnect()));
+                session.notes().put(DeferredRejection.KEY, new DeferredRejection(NAME, "session", d.reply(), d.disconnect()));
         }
         return result;
     }

@@ -262,7 +262,7 @@ class HeloPluginTest {
         assertEquals(3, s.trace().score(), "what the client said first still counts");
 
         FakeSession t = client();
-        DeferredRejection other = new DeferredRejection("dnsbl", new Reply(554, "5.7.1", "listed"), false);
+        DeferredRejection other = new DeferredRejection("dnsbl", "connect", new Reply(554, "5.7.1", "listed"), false);
         t.notes().put(DeferredRejection.KEY, other);
         helo(p, t, "192.0.2.1");
         assertSame(other, t.notes().get(DeferredRejection.KEY).orElseThrow(), "the first deferred refusal wins");

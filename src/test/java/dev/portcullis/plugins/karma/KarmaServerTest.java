@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.portcullis.plugins.karma.KarmaTestScorePlugin.Finished;
 import dev.portcullis.plugins.karma.PluginTestKit.LoopbackClient;
-import dev.portcullis.plugins.karma.PluginTestKit.MutableClock;
+import dev.portcullis.testkit.MutableClock;
 import dev.portcullis.plugins.karma.PluginTestKit.Reply;
 import dev.portcullis.server.Server;
 import java.io.IOException;

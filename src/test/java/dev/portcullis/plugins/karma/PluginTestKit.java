@@ -1,5 +1,7 @@
 package dev.portcullis.plugins.karma;
 
+import dev.portcullis.testkit.MutableClock;
+
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.portcullis.config.Config;
@@ -54,21 +56,6 @@ public final class PluginTestKit {
     public static final String DOMAIN = "example.test";
     public static final Instant START = Instant.parse("2024-05-01T12:00:00Z");
 
-    /** A clock that only moves when told to. Thread-safe: the server's sessions read it. */
-    public static final class MutableClock extends Clock {
-        private final AtomicReference<Instant> now;
-
-        public MutableClock(Instant start) { this.now = new AtomicReference<>(start); }
-
-        public MutableClock() { this(START); }
-
-        public void advance(Duration d) { now.updateAndGet(i -> i.plus(d)); }
-
-        @Override public Instant instant() { return now.get(); }
-        @Override public long millis() { return now.get().toEpochMilli(); }
-        @Override public ZoneId getZone() { return ZoneOffset.UTC; }
-        @Override public Clock withZone(ZoneId zone) { return this; }
-    }
 
     /** A session as plugins see it; the flags a test may change are plain fields. */
     public static final class FakeTransaction implements Transaction {
