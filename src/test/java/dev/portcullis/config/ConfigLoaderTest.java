@@ -204,9 +204,14 @@ class ConfigLoaderTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"max_message_size = 0", "max_recipients = 0", "max_errors = -1", "max_received_headers = 0"})
+    @ValueSource(strings = {"max_recipients = 0", "max_errors = -1", "max_received_headers = 0"})
     void limitsMustBePositive(String line) {
-        refused("[smtp]\n" + line + "\n", line.substring(0, line.indexOf(' ')), "greater than zero");
+        refused("[smtp]\n" + line + "\n", line.substring(0, line.indexOf(' ')), "from 1 to");
+    }
+
+    @Test
+    void messageSizeMustBePositive() {
+        refused("[smtp]\nmax_message_size = 0\n", "max_message_size", "greater than zero");
     }
 
     @ParameterizedTest

@@ -212,7 +212,7 @@ class SmtpSessionTest {
                         List.of("250", "250 2.1.0", "550 5.1.1", "554 5.5.1")),
                 Arguments.of("nested MAIL", List.of(EHLO, MAIL, MAIL), List.of("250", "250 2.1.0", "503 5.5.1")),
                 Arguments.of("unknown command", List.of(EHLO, "XYZZY plugh\r\n"), List.of("250", "500 5.5.1")),
-                Arguments.of("EXPN is not a command here", List.of(EHLO, "EXPN staff\r\n"), List.of("250", "500 5.5.1")),
+                Arguments.of("EXPN is not offered: no list harvesting", List.of(EHLO, "EXPN staff\r\n"), List.of("250", "502 5.5.1")),
                 Arguments.of("MAIL without brackets", List.of(EHLO, "MAIL FROM:foo@bar.test\r\n"), List.of("250", "501 5.5.4")),
                 Arguments.of("MAIL without FROM:", List.of(EHLO, "MAIL <foo@bar.test>\r\n"), List.of("250", "501 5.5.4")),
                 Arguments.of("MAIL with no argument", List.of(EHLO, "MAIL\r\n"), List.of("250", "501 5.5.4")),

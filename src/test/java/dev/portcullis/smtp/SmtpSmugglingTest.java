@@ -1,7 +1,6 @@
 package dev.portcullis.smtp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -74,17 +73,13 @@ class SmtpSmugglingTest {
     }
 
     @Test
-    void nulBeforeTheDotIsNotAnEndingAndTheWholeAttackIsOneMessage() {
-        // CRLF NUL "." CRLF: some receivers drop the NUL and see an end of data. Here it is content.
+    void nulBeforeTheDotIsNotAnEndingAndTheMessageIsRefused() {
+        // CRLF NUL "." CRLF: not an ending here, but a next hop that drops NULs would see one, and the
+        // smuggled transaction after it would come alive there. No body type allows NUL: refuse the message.
         SmtpKit kit = SmtpKit.in(dir);
         SmtpKit.Run r = attack(kit, "\r\n\0.\r\n");
-        assertEquals(List.of("220", "250", "250 2.1.0", "250 2.1.5", "354", "250 2.0.0", "221 2.0.0"), r.codes());
-        String id = r.queueId();
-        assertEquals(List.of(id), kit.spooled(), "one message, not two");
-        String stored = kit.contentText(id);
-        assertTrue(stored.endsWith("Subject: innocent\r\n\r\nhello\r\n\0.\r\n" + SMUGGLED + "\r\n"),
-                "the forged transaction is inert text of the one message, byte for byte:\n" + stored);
-        assertFalse(stored.contains("\r\n.\r\n"));
+        assertEquals(List.of("220", "250", "250 2.1.0", "250 2.1.5", "354", "554 5.6.0", "221 2.0.0"), r.codes());
+        assertEquals(List.of(), kit.spooled(), "nothing stored");
     }
 
     @Test
