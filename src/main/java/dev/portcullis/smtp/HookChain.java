@@ -60,6 +60,9 @@ public final class HookChain {
         }
     }
 
+    /** True when some plugin answers this phase (AUTH is offered only when one checks credentials). */
+    public boolean has(Class<? extends Plugin> hook) { return !implementing(hook).isEmpty(); }
+
     @SuppressWarnings("unchecked")
     private <H extends Plugin> List<H> implementing(Class<H> hook) {
         return (List<H>) byType.computeIfAbsent(hook, h -> {

@@ -1,6 +1,8 @@
 package dev.portcullis.smtp;
 
 import dev.portcullis.hook.Address;
+import dev.portcullis.hook.AuthContext;
+import dev.portcullis.hook.AuthHook;
 import dev.portcullis.hook.ConnectContext;
 import dev.portcullis.hook.ConnectHook;
 import dev.portcullis.hook.DataContext;
@@ -68,8 +70,11 @@ public final class SmtpSession {
     private static final int BASE_LINE = 510;
     /** What MAIL parameters we advertise add to that: SIZE (RFC 1870) 26, SMTPUTF8 (RFC 6531) 10, BODY 14. */
     private static final int MAIL_EXTRA = 26 + 10 + 14;
-    /** Read up to this much, so a later extension's parameters (AUTH=, ORCPT=: 500 each) fit too. */
-    private static final int READ_LIMIT = BASE_LINE + 1000;
+    /** RFC 4954 section 5: the AUTH= parameter of MAIL adds up to 500. */
+    private static final int MAIL_AUTH_EXTRA = 500;
+    /** RFC 4954 section 4: an AUTH command with its initial response, and each SASL response, up to 12288. */
+    private static final int SASL_LINE = 12288;
+    private static final int READ_LIMIT = SASL_LINE;
 
     private final SmtpService service;
     private final Transport transport;
@@ -175,7 +180,11 @@ public final class SmtpSession {
         int space = text.indexOf(' ');
         String verb = (space < 0 ? text : text.substring(0, space)).toUpperCase(Locale.ROOT);
         String args = space < 0 ? "" : text.substring(space + 1);
-        int max = verb.equals("MAIL") ? BASE_LINE + MAIL_EXTRA : BASE_LINE;
+        int max = switch (verb) {
+            case "MAIL" -> BASE_LINE + MAIL_EXTRA + (authOffered() ? MAIL_AUTH_EXTRA : 0);
+            case "AUTH" -> SASL_LINE;
+            default -> BASE_LINE;
+        };
         if (line.length() > max) {
             reply(500, "5.5.2", "Error: line too long");
             return;
@@ -195,8 +204,9 @@ public final class SmtpSession {
             case "NOOP" -> reply(250, "2.0.0", "Ok");
             case "QUIT" -> onQuit();
             case "VRFY" -> onVrfy(args);
-            case "HELP" -> reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS");
+            case "HELP" -> reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH");
             case "STARTTLS" -> onStartTls(args);
+            case "AUTH" -> onAuth(args);
             case "EXPN" -> reply(502, "5.5.1", "Error: EXPN not available"); // RFC 5321 3.5.2: no list harvesting
             default -> onUnrecognized(verb, args);
         }
@@ -228,6 +238,7 @@ public final class SmtpSession {
                 "SMTPUTF8",
                 "CHUNKING"));
         if (!state.tls && transport.canStartTls()) lines.add("STARTTLS");
+        if (authOffered()) lines.add("AUTH PLAIN LOGIN");
         send(new Reply(250, null, lines));
     }
 
@@ -237,6 +248,10 @@ public final class SmtpSession {
         if (args == null) { reply(501, "5.5.2", "Error: invalid UTF-8 in command"); return; }
         if (state.helo == null) { reply(503, "5.5.1", "Error: send HELO/EHLO first"); return; }
         if (tx != null) { reply(503, "5.5.1", "Error: nested MAIL command"); return; }
+        if (!state.role.equals("mx") && state.authUser == null) { // RFC 6409 4.3: submission needs a login
+            reply(530, "5.7.0", "Error: authentication required");
+            return;
+        }
         if (!args.regionMatches(true, 0, "FROM:", 0, 5)) { reply(501, "5.5.4", "Syntax: MAIL FROM:<address>"); return; }
         PathParser.Parsed parsed;
         try {
@@ -264,6 +279,9 @@ public final class SmtpSession {
                 }
                 case "SMTPUTF8" -> {
                     if (!p.getValue().isEmpty()) { reply(501, "5.5.4", "Syntax: SMTPUTF8 takes no value"); return; }
+                }
+                case "AUTH" -> { // RFC 4954 5: the original submitter, as the previous hop claims; we rely on our own AUTH
+                    if (p.getValue().isEmpty()) { reply(501, "5.5.4", "Syntax: AUTH=<mailbox> or AUTH=<>"); return; }
                 }
                 default -> {
                     reply(555, "5.5.4", "Error: unsupported MAIL parameter " + p.getKey());
@@ -565,6 +583,7 @@ public final class SmtpSession {
         String literal = state.remote instanceof java.net.Inet6Address ? "[IPv6:" + ip + "]" : "[" + ip + "]";
         StringBuilder sb = new StringBuilder(200);
         sb.append("Received: from ").append(sanitize(state.helo)).append(" (").append(literal).append(")\r\n");
+        if (state.authUser != null) sb.append("\t(authenticated as ").append(sanitize(state.authUser)).append(")\r\n");
         sb.append("\tby ").append(service.hostname()).append(" (Portcullis) with ").append(with)
                 .append(" id ").append(t.queueId).append("\r\n");
         if (t.recipients.size() == 1) sb.append("\tfor ").append(sanitize(t.recipients.getFirst().path())).append(";\r\n");
@@ -620,6 +639,100 @@ public final class SmtpSession {
         state.tls = true;
         state.helo = null; // RFC 3207 4.2: the client must say EHLO again
         state.extended = false;
+    }
+
+    /** AUTH is offered only over TLS, and only when some plugin checks credentials. */
+    private boolean authOffered() {
+        return state.tls && state.authUser == null && service.hooks().has(AuthHook.class);
+    }
+
+    /**
+     * SMTP AUTH (RFC 4954) with PLAIN (RFC 4616) and LOGIN. The engine does the SASL exchange; whether the
+     * credentials are good is the auth hook's decision. Never before TLS: a password is never sent in clear.
+     */
+    private void onAuth(String args) throws IOException {
+        if (!state.extended) { reply(503, "5.5.1", "Error: send EHLO first"); return; }
+        if (state.authUser != null) { reply(503, "5.5.1", "Error: already authenticated"); return; }
+        if (tx != null) { reply(503, "5.5.1", "Error: AUTH not allowed during a mail transaction"); return; }
+        if (!state.tls) { reply(538, "5.7.11", "Error: encryption required for authentication (use STARTTLS)"); return; }
+        if (!service.hooks().has(AuthHook.class)) { reply(502, "5.5.1", "Error: authentication not available"); return; }
+        String[] parts = args.strip().split(" +", 2);
+        String mechanism = parts[0].toUpperCase(Locale.ROOT);
+        String initial = parts.length > 1 ? parts[1] : null;
+        String username;
+        String password;
+        switch (mechanism) {
+            case "PLAIN" -> {
+                byte[] response = saslResponse(initial == null ? challenge("") : initial);
+                if (response == null) return;
+                String[] fields = new String(response, StandardCharsets.UTF_8).split("\0", -1);
+                if (fields.length != 3 || fields[1].isEmpty()) { reply(501, "5.5.2", "Error: malformed PLAIN response"); return; }
+                if (!fields[0].isEmpty() && !fields[0].equals(fields[1])) { // no acting as somebody else
+                    reply(535, "5.7.8", "Error: authentication credentials invalid");
+                    return;
+                }
+                username = fields[1];
+                password = fields[2];
+            }
+            case "LOGIN" -> {
+                byte[] user = saslResponse(initial == null ? challenge("VXNlcm5hbWU6") : initial); // "Username:"
+                if (user == null) return;
+                byte[] pass = saslResponse(challenge("UGFzc3dvcmQ6")); // "Password:"
+                if (pass == null) return;
+                username = new String(user, StandardCharsets.UTF_8);
+                password = new String(pass, StandardCharsets.UTF_8);
+            }
+            default -> {
+                reply(504, "5.5.4", "Error: unsupported authentication mechanism");
+                return;
+            }
+        }
+        String user = username;
+        var outcome = service.hooks().run(AuthHook.class, "auth", state,
+                h -> h.onAuth(new AuthContext(state, mechanism, user, password)));
+        switch (outcome.result()) {
+            case HookResult.Ok ok -> {
+                state.authUser = username;
+                LOG.info(() -> "auth session=" + state.id + " client=" + state.remote.getHostAddress() + " user=" + quote(user)
+                        + " mechanism=" + mechanism + " result=ok");
+                reply(235, "2.7.0", "Authentication successful");
+            }
+            case HookResult.Declined d -> {
+                logAuthFailure(user, mechanism, "no plugin accepted the credentials");
+                reply(535, "5.7.8", "Error: authentication credentials invalid");
+            }
+            default -> {
+                logAuthFailure(user, mechanism, outcome.result().toString());
+                refused(outcome);
+            }
+        }
+    }
+
+    private void logAuthFailure(String user, String mechanism, String why) {
+        LOG.info(() -> "auth session=" + state.id + " client=" + state.remote.getHostAddress() + " user=" + quote(user)
+                + " mechanism=" + mechanism + " result=fail reason=" + quote(why));
+    }
+
+    /** Sends a 334 challenge and reads the client's answer; null (after replying) when it is too long. */
+    private String challenge(String base64) throws IOException {
+        send(new Reply(334, null, base64));
+        SmtpInput.Line line = in.readCommandLine(SASL_LINE);
+        if (line == null) throw new EOFException("client closed during AUTH");
+        if (line.tooLong()) { reply(500, "5.5.6", "Error: authentication exchange line too long"); return null; }
+        return new String(line.bytes(), 0, line.length(), StandardCharsets.US_ASCII);
+    }
+
+    /** Decodes a SASL response; null after replying when it was "*" (cancel) or not base64 (RFC 4954 4). */
+    private byte[] saslResponse(String text) throws IOException {
+        if (text == null) return null; // already answered
+        if (text.equals("*")) { reply(501, "5.7.0", "Authentication cancelled"); return null; }
+        if (text.equals("=")) return new byte[0]; // an empty initial response
+        try {
+            return java.util.Base64.getDecoder().decode(text);
+        } catch (IllegalArgumentException e) {
+            reply(501, "5.5.2", "Error: invalid base64 in authentication response");
+            return null;
+        }
     }
 
     private void onUnrecognized(String verb, String args) throws IOException {
