@@ -33,6 +33,8 @@ public final class DeliveryAgent implements AutoCloseable {
     private static final int PARALLEL = 8;
     private static final Duration DEFAULT_RETRY = Duration.ofSeconds(30);
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
+    /** How often the whole queue is looked at again: picks up messages released by another process. */
+    private static final Duration RESCAN = Duration.ofMinutes(1);
 
     private final LocalDelivery local;
     private final Duration retryDelay;
@@ -64,6 +66,16 @@ public final class DeliveryAgent implements AutoCloseable {
         if (closed) throw new IllegalStateException("closed");
         recoveredIds.forEach(this::submit);
         dispatcher = Thread.ofPlatform().name("delivery").daemon(true).start(this::dispatch);
+        retries.scheduleWithFixedDelay(this::rescan, RESCAN.toMillis(), RESCAN.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Submits every queued message not already on its way (released holds, pending recipients). */
+    void rescan() {
+        try {
+            local.queuedIds().forEach(this::submit);
+        } catch (java.io.IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "delivery: queue rescan failed, next one in " + RESCAN.toSeconds() + "s", e);
+        }
     }
 
     /** Queues a stored message for delivery. Ids submitted before {@link #start} wait for it. */

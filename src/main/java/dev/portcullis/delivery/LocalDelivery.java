@@ -49,6 +49,9 @@ public final class LocalDelivery {
      * was removed from the queue (or was already gone); false when some recipient still waits (remote, or
      * local but unknown). Throws when a local delivery failed: the caller retries later.
      */
+    /** Every message in the queue, for the periodic rescan. */
+    List<String> queuedIds() throws IOException { return spool.list(); }
+
     public boolean deliver(String queueId) throws IOException {
         Envelope envelope;
         try {
@@ -59,6 +62,11 @@ public final class LocalDelivery {
             LOG.info(() -> queueId + ": no longer queued");
             return true;
         }
+        String held = spool.heldReason(queueId);
+        if (held != null) {
+            LOG.fine(() -> queueId + ": on hold (" + held + "), not delivered");
+            return false;
+        }
         Set<Address> done = spool.done(queueId);
         Map<String, Path> deliveredTo = new HashMap<>();   // mailbox -> file, this run only
         boolean pending = false;
@@ -67,7 +75,7 @@ public final class LocalDelivery {
         for (Address rcpt : envelope.recipients()) {
             if (done.contains(rcpt)) continue;
             if (!local.isLocalDomain(rcpt.domain())) {
-                LOG.info(() -> queueId + ": to=" + rcpt + " awaiting outbound delivery");
+                LOG.fine(() -> queueId + ": to=" + rcpt + " awaiting outbound delivery"); // every rescan: not INFO
                 pending = true;
                 continue;
             }

@@ -16,4 +16,8 @@ public interface ServerServices {
     dev.portcullis.dns.Dns dns();
     /** Shared state that survives a restart. */
     StateStore store();
+    /** The accounts of the people who send and read mail here (none in a bare plugin test). */
+    default dev.portcullis.accounts.Accounts accounts() {
+        throw new UnsupportedOperationException("no accounts in this environment");
+    }
 }

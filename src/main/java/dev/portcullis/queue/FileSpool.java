@@ -49,6 +49,7 @@ public final class FileSpool implements Spool {
     private static final Logger LOG = Logger.getLogger("portcullis.queue");
     private static final Pattern QUEUE_ID = Pattern.compile("[A-Za-z0-9]{1,64}");
     private static final String DONE_SUFFIX = ".done";
+    private static final String HOLD_SUFFIX = ".hold";
 
     private final Path tmp;
     private final Path messages;
@@ -171,9 +172,39 @@ public final class FileSpool implements Spool {
     }
 
     @Override
+    public void hold(String queueId, String reason) throws IOException {
+        if (!Files.exists(messages.resolve(checkId(queueId)))) throw new NoSuchFileException(queueId);
+        Path tmpHold = tmp.resolve(queueId + HOLD_SUFFIX);
+        Files.writeString(tmpHold, reason.replaceAll("[\r\n]+", " "), StandardCharsets.UTF_8);
+        try (FileChannel ch = FileChannel.open(tmpHold, StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+        Files.move(tmpHold, holdFile(queueId), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        syncDirectory(messages);
+    }
+
+    @Override
+    public void release(String queueId) throws IOException {
+        Files.deleteIfExists(holdFile(queueId));
+        syncDirectory(messages);
+    }
+
+    @Override
+    public String heldReason(String queueId) throws IOException {
+        try {
+            return Files.readString(holdFile(queueId), StandardCharsets.UTF_8);
+        } catch (NoSuchFileException notHeld) {
+            return null;
+        }
+    }
+
+    private Path holdFile(String queueId) { return messages.resolve(checkId(queueId) + HOLD_SUFFIX); }
+
+    @Override
     public void remove(String queueId) throws IOException {
         Files.deleteIfExists(messages.resolve(checkId(queueId)));
         Files.deleteIfExists(doneFile(queueId));
+        Files.deleteIfExists(holdFile(queueId));
         // Not strictly needed (a removal lost in a crash only means a duplicate), but cheap and it keeps
         // duplicates rare.
         syncDirectory(messages);
@@ -186,7 +217,7 @@ public final class FileSpool implements Spool {
             for (Path p : all) {
                 String name = p.getFileName().toString();
                 if (QUEUE_ID.matcher(name).matches()) ids.add(name);
-                else if (!name.endsWith(DONE_SUFFIX)) LOG.warning(() -> "queue: ignoring stray file " + p);
+                else if (!name.endsWith(DONE_SUFFIX) && !name.endsWith(HOLD_SUFFIX)) LOG.warning(() -> "queue: ignoring stray file " + p);
             }
         }
         ids.sort(null);   // QueueIds sort by time

@@ -35,6 +35,17 @@ public interface Spool {
     /** Removes the message and its records once every recipient is done. */
     void remove(String queueId) throws IOException;
 
-    /** Ids of all queued messages, oldest first. */
+    /** Ids of all queued messages, oldest first (held ones included). */
     List<String> list() throws IOException;
+
+    /**
+     * Puts a message on hold with a reason: delivery leaves it alone until {@link #release}. Durable: a
+     * restart keeps it held (an account held for abuse must not start sending when the server restarts).
+     */
+    void hold(String queueId, String reason) throws IOException;
+
+    void release(String queueId) throws IOException;
+
+    /** The reason a message is held, or null when it is not. */
+    String heldReason(String queueId) throws IOException;
 }

@@ -373,6 +373,9 @@ class HookSemanticsTest {
         @Override public Set<Address> done(String queueId) { throw new UnsupportedOperationException(); }
         @Override public void remove(String queueId) { throw new UnsupportedOperationException(); }
         @Override public List<String> list() { throw new UnsupportedOperationException(); }
+        @Override public void hold(String queueId, String reason) { throw new UnsupportedOperationException(); }
+        @Override public void release(String queueId) { throw new UnsupportedOperationException(); }
+        @Override public String heldReason(String queueId) { throw new UnsupportedOperationException(); }
     }
 
     @Test

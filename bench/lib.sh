@@ -1,0 +1,267 @@
+# bench/lib.sh: shell functions shared by the benchmarks in bench/. Sourced, never run:
+#
+#   bench_name=core-throughput   # prefix of every progress line
+#   . "$here/lib.sh"
+#
+# It gives: the tools (smtp-source from Debian's postfix, installed when missing; any other Debian
+# package on demand), a temp folder removed on every exit, background processes in their own process
+# groups stopped on every exit (also failure and Ctrl-C), the build-and-freeze of a Portcullis
+# checkout, one or more Portcullis servers on 127.0.0.1 (each with its own folder, config, data and log),
+# and the smtp-source run, delivery wait and log counts used by a measured run. Everything stays on
+# 127.0.0.1 and every wait is bounded. Expects `set -euo pipefail` in the caller.
+
+# Time limits (seconds): build, server start-up, each smtp-source run, waiting for delivery.
+build_limit=${build_limit:-600}
+start_limit=${start_limit:-60}
+send_limit=${send_limit:-900}
+deliver_limit=${deliver_limit:-300}
+deliver_stall=${deliver_stall:-15}   # delivery is over when the count has not grown for this long
+
+log() { echo "$bench_name: $*" >&2; }
+
+number() { [[ "$2" =~ ^[0-9]+$ ]] || { echo "$bench_name: $1 needs a whole number, got '$2'" >&2; exit 2; }; }
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+# --- tools ---------------------------------------------------------------------------------------
+apt_updated=0
+# need_package COMMAND PACKAGE: installs Debian's PACKAGE (as root) when COMMAND is missing.
+need_package() {
+  local cmd=$1 pkg=$2
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  [ -x "/usr/sbin/$cmd" ] && return 0
+  log "$cmd missing: installing Debian's $pkg"
+  [ "$(id -u)" = 0 ] || { log "not root: install $pkg yourself (apt-get install $pkg)"; exit 1; }
+  export DEBIAN_FRONTEND=noninteractive
+  if (( ! apt_updated )); then timeout --foreground 600 apt-get update -q >&2; apt_updated=1; fi
+  timeout --foreground 600 apt-get install -y -q --no-install-recommends "$pkg" >&2
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || { log "$pkg installed but $cmd is still missing"; exit 1; }
+}
+
+# need_smtp_source: sets smtp_source, installing Debian's postfix (which ships it) when missing.
+need_smtp_source() {
+  smtp_source=/usr/sbin/smtp-source
+  [ -x "$smtp_source" ] || smtp_source="$(command -v smtp-source || true)"
+  if [ -z "$smtp_source" ] || [ ! -x "$smtp_source" ]; then
+    # postfix asks how to configure itself unless told: a local-only setup that touches nothing outside.
+    [ "$(id -u)" = 0 ] && { echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections 2>/dev/null || true; }
+    need_package smtp-source postfix
+    smtp_source=/usr/sbin/smtp-source
+  fi
+  local tool
+  for tool in timeout setsid; do
+    command -v "$tool" >/dev/null || { log "$tool (coreutils/util-linux) is missing"; exit 1; }
+  done
+}
+
+free_port() {
+  if command -v python3 >/dev/null; then
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+    return
+  fi
+  local p
+  for _ in $(seq 1 50); do   # no python3: a random high port that nobody answers on
+    p=$(( 20000 + RANDOM % 40000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  log "found no free port"; exit 1
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# --- temp folder, background processes, cleanup ----------------------------------------------------
+# bench_init: makes $work and installs the traps. Honours $keep (1: keep the folder).
+declare -A bg_pid=()      # name -> pid (= process group id: started with setsid)
+bg_order=()               # names in start order; stopped in reverse
+keep=${keep:-0}
+
+bench_init() {
+  work="$(mktemp -d "${TMPDIR:-/tmp}/$bench_name.XXXXXX")"
+  trap bench_cleanup EXIT
+  trap 'log "interrupted"; exit 130' INT
+  trap 'log "terminated"; exit 143' TERM
+}
+
+# bg_start NAME OUTFILE COMMAND...: starts COMMAND in its own session and process group (setsid), stdin
+# from /dev/null, stdout and stderr to OUTFILE; its pid (also its group id) goes to bg_pid[NAME].
+bg_start() {
+  local name=$1 out=$2; shift 2
+  setsid "$@" >"$out" 2>&1 </dev/null &
+  bg_pid[$name]=$!
+  bg_order+=("$name")
+}
+
+bg_running() { local pid=${bg_pid[$1]-}; [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+
+# bg_stop NAME: SIGTERM to its process group (a build the launcher started goes too; Portcullis runs its
+# shutdown hook), SIGKILL after 10 s.
+bg_stop() {
+  local name=$1 pid=${bg_pid[$1]-}
+  [ -n "$pid" ] || return 0
+  bg_pid[$name]=""
+  kill -TERM -- "-$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do
+    kill -0 -- "-$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  log "$name (pid $pid) still running 10 s after SIGTERM: SIGKILL"
+  kill -KILL -- "-$pid" 2>/dev/null || true
+}
+
+bench_cleanup() {
+  local rc=$? i
+  trap - EXIT INT TERM
+  for (( i = ${#bg_order[@]} - 1; i >= 0; i-- )); do bg_stop "${bg_order[i]}"; done
+  if [ -n "${work-}" ] && [ -d "$work" ]; then
+    if (( keep )); then log "kept $work"; else rm -rf -- "$work"; fi
+  fi
+  exit "$rc"
+}
+
+# cpu_seconds PID: user + system CPU time the process has used so far (all its threads), in seconds.
+cpu_seconds() {
+  local ticks; ticks=$(getconf CLK_TCK 2>/dev/null || echo 100)
+  awk -v hz="$ticks" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# --- build, freeze --------------------------------------------------------------------------------
+# build_and_freeze: builds $repo when its sources are newer than the jar, then copies the launcher, jar
+# and target/lib to $work/app, with an empty src/main and a pom.xml older than the jar, so the launcher
+# there finds nothing to rebuild. In a work tree that others edit while the bench runs, the launcher would
+# otherwise rebuild at `serve` (sources newer than the jar), measuring another build or failing the
+# start-up wait. Sets app (the frozen copy) and jar_info.
+build_and_freeze() {
+  log "building if needed"
+  if ! timeout --foreground "$build_limit" "$repo/portcullis" default-config >/dev/null 2>"$work/build.log"; then
+    log "build failed:"; tail -n 40 "$work/build.log" >&2; exit 1
+  fi
+  local jar="$repo/target/portcullis.jar" commit
+  [ -f "$jar" ] && [ -d "$repo/target/lib" ] || { log "no $jar (and target/lib) after the build"; exit 1; }
+  commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo "not a git checkout")"
+  jar_info="jar sha256 $(sha256sum "$jar" | cut -c1-12), built $(date -u -r "$jar" +%FT%TZ)"
+  log "benchmarking $repo (HEAD $commit; sources as they are in the work tree), $jar_info"
+  app="$work/app"
+  mkdir -p "$app/target" "$app/src/main"
+  cp -p "$repo/portcullis" "$app/"
+  cp -p "$jar" "$app/target/"
+  cp -rp "$repo/target/lib" "$app/target/"
+  touch "$app/pom.xml"
+  touch -d '2000-01-01' "$app/pom.xml" "$app/src/main"
+}
+
+# --- servers --------------------------------------------------------------------------------------
+# A server NAME lives in $work/NAME: portcullis.toml, data/, server.log, and one LABEL.out per
+# smtp-source run. Its port is srv_port[NAME]; its process is bg_pid[server-NAME].
+declare -A srv_port=()
+
+srv_dir() { echo "$work/$1"; }
+srv_log() { echo "$work/$1/server.log"; }
+srv_pid() { echo "${bg_pid[server-$1]-}"; }
+
+# write_config NAME: writes the base configuration (hostname bench.test, data in the server's folder,
+# one mx listener on 127.0.0.1 and a free port, local domain bench.test, user bench) followed by
+# whatever is on stdin (more tables: [[plugin]], [dns], [checks] ...).
+write_config() {
+  local name=$1 dir port
+  dir="$(srv_dir "$name")"
+  mkdir -p "$dir"
+  port="$(free_port)"
+  srv_port[$name]=$port
+  {
+    cat <<EOF
+# written by bench/$bench_name
+[server]
+hostname = "bench.test"
+data_dir = "$dir/data"
+
+[[listener]]
+address = "127.0.0.1"
+port = $port
+role = "mx"
+
+[local]
+domains = ["bench.test"]
+users = ["bench"]
+EOF
+    cat
+  } >"$dir/portcullis.toml"
+}
+
+# start_server NAME: starts the frozen `portcullis serve` with NAME's config, waits until it listens.
+start_server() {
+  local name=$1 log_file port pid rc deadline
+  log_file="$(srv_log "$name")"; port=${srv_port[$name]}
+  bg_start "server-$name" "$log_file" "$app/portcullis" serve --config "$(srv_dir "$name")/portcullis.toml"
+  pid=$(srv_pid "$name")
+  log "starting Portcullis '$name' on 127.0.0.1:$port (pid $pid, log $log_file)"
+  deadline=$(( SECONDS + start_limit ))
+  until port_open "$port"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid" 2>/dev/null && rc=0 || rc=$?
+      bg_pid[server-$name]=""
+      log "server '$name' exited (status $rc) before listening; log tail:"; tail -n 40 "$log_file" >&2; exit 1
+    fi
+    if (( SECONDS >= deadline )); then
+      log "server '$name' not listening on 127.0.0.1:$port after ${start_limit}s; log tail:"; tail -n 40 "$log_file" >&2; exit 1
+    fi
+    sleep 0.2
+  done
+}
+
+delivered_count() {
+  local new; new="$(srv_dir "$1")/data/mail/bench/new"
+  if [ -d "$new" ]; then find "$new" -type f | wc -l; else echo 0; fi
+}
+queued_count() { grep -c 'result="250 queued"' "$(srv_log "$1")" || true; }
+problem_count() { grep -cE ' (WARNING|SEVERE) ' "$(srv_log "$1")" || true; }
+
+# smtp-source arguments for every run (without -m); set by source_setup SESSIONS SIZE REUSE.
+source_setup() {
+  source_args=(-c -s "$1" -l "$2" -f sender@bench.test -t bench@bench.test -M client.bench.test)
+  (( $3 )) && source_args+=(-d)
+  mode=$([ "$3" = 1 ] && echo "reused connections (-d)" || echo "one connection per message")
+}
+
+# run_source NAME LABEL COUNT: runs smtp-source against server NAME, output to its LABEL.out; on failure
+# shows the evidence (smtp-source's last lines, the server's warnings and last lines).
+run_source() {
+  local name=$1 label=$2 count=$3 out rc=0 log_file
+  out="$(srv_dir "$name")/$label.out"; log_file="$(srv_log "$name")"
+  timeout --foreground "$send_limit" "$smtp_source" "${source_args[@]}" -m "$count" "127.0.0.1:${srv_port[$name]}" >"$out" 2>&1 || rc=$?
+  if (( rc != 0 )); then
+    if (( rc == 124 )); then log "$name $label: smtp-source did not finish within ${send_limit}s (killed)"
+    else log "$name $label: smtp-source failed (exit status $rc)"; fi
+    log "$name $label: smtp-source output (last lines):"
+    tr '\r' '\n' <"$out" | grep -v '^$' | tail -n 5 | sed 's/^/  /' >&2
+    log "server '$name' log, warnings and errors (last lines):"
+    grep -E ' (WARNING|SEVERE) |Exception' "$log_file" | tail -n 20 | sed 's/^/  /' >&2 || echo "  (none)" >&2
+    log "server '$name' log, last lines:"; tail -n 10 "$log_file" | sed 's/^/  /' >&2
+  fi
+  return "$rc"
+}
+
+# source_counter NAME LABEL: smtp-source's -c counter at the end of a run (completed DATA commands,
+# accepted or not).
+source_counter() {
+  tr '\r' '\n' <"$(srv_dir "$1")/$2.out" | grep -E '^[0-9]+$' | tail -n 1 || true
+}
+
+# wait_delivery NAME EXPECTED: waits until NAME's Maildir holds EXPECTED messages or stops growing; sets
+# delivered and delivered_at (when the count last grew).
+wait_delivery() {
+  local name=$1 expected=$2 last=-1 last_change start
+  start=$(now); last_change=$start
+  local deadline=$(( SECONDS + deliver_limit )) stall_deadline=$(( SECONDS + deliver_stall ))
+  while :; do
+    delivered=$(delivered_count "$name")
+    if (( delivered != last )); then last=$delivered; last_change=$(now); stall_deadline=$(( SECONDS + deliver_stall )); fi
+    (( delivered >= expected )) && break
+    (( SECONDS >= stall_deadline )) && { log "$name delivery: no new message in ${deliver_stall}s, stopped waiting at $delivered/$expected"; break; }
+    (( SECONDS >= deadline )) && { log "$name delivery: still incomplete after ${deliver_limit}s ($delivered/$expected)"; break; }
+    sleep 0.2
+  done
+  delivered_at=$last_change
+}
+
+load_average() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"; }
