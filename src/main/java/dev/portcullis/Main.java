@@ -4,6 +4,7 @@ import dev.portcullis.cli.CheckCommand;
 import dev.portcullis.cli.CheckConfigCommand;
 import dev.portcullis.cli.DefaultConfigCommand;
 import dev.portcullis.cli.ServeCommand;
+import dev.portcullis.cli.UserCommand;
 import dev.portcullis.cli.VersionProvider;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -11,7 +12,8 @@ import picocli.CommandLine.Command;
 /** The {@code portcullis} command: wiring only; each subcommand lives in dev.portcullis.cli. */
 @Command(name = "portcullis", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "A mail server that stops spam at the door.",
-        subcommands = {ServeCommand.class, CheckConfigCommand.class, CheckCommand.class, DefaultConfigCommand.class})
+        subcommands = {ServeCommand.class, CheckConfigCommand.class, CheckCommand.class, DefaultConfigCommand.class,
+                UserCommand.class})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args));

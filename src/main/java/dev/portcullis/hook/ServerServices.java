@@ -16,6 +16,16 @@ public interface ServerServices {
     dev.portcullis.dns.Dns dns();
     /** Shared state that survives a restart. */
     StateStore store();
+    /** Puts every queued message submitted by {@code authUser} on hold; returns how many. */
+    default int holdQueuedMail(String authUser, String reason) {
+        throw new UnsupportedOperationException("no queue in this environment");
+    }
+
+    /** Queues a short plain-text message from the mail system to the local postmaster. */
+    default void notifyPostmaster(String subject, String body) {
+        throw new UnsupportedOperationException("no queue in this environment");
+    }
+
     /** The accounts of the people who send and read mail here (none in a bare plugin test). */
     default dev.portcullis.accounts.Accounts accounts() {
         throw new UnsupportedOperationException("no accounts in this environment");

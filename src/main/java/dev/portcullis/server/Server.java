@@ -1,5 +1,6 @@
 package dev.portcullis.server;
 
+import dev.portcullis.accounts.SqliteAccounts;
 import dev.portcullis.config.Config;
 import dev.portcullis.config.ConfiguredRecipients;
 import dev.portcullis.delivery.DeliveryAgent;
@@ -18,6 +19,7 @@ import dev.portcullis.tls.ServerTls;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,6 +38,7 @@ public final class Server implements AutoCloseable {
     private final List<SmtpListener> listeners = new ArrayList<>();
     private final ServerTls tls;
     private final SqliteStateStore store;
+    private final SqliteAccounts accounts;
 
     private Server(Config config, Clock clock) throws IOException {
         this.config = config;
@@ -45,18 +48,20 @@ public final class Server implements AutoCloseable {
                 : ServerTls.selfSigned(config.tlsDir(), config.hostname());
         LOG.info(() -> "TLS certificate " + tls.sha256Fingerprint()
                 + (config.tls().certificate() == null ? " (self-signed, " + config.tlsDir() + ")" : ""));
-        var recipients = new ConfiguredRecipients(config.local());
         this.store = new SqliteStateStore(config.stateFile(), clock);
-        Services services = new Services(clock, config.hostname(), config.dataDir(), recipients, dns(config), store);
-        this.plugins = PluginLoader.load(config, services);
+        this.accounts = SqliteAccounts.open(config.dataDir(), config.local().domains());
+        var recipients = new ConfiguredRecipients(config.local(), accounts);
 
         Spool spool = new FileSpool(config.queueDir());
         List<String> recovered = spool.recover();
         if (!recovered.isEmpty()) LOG.info(() -> "recovered " + recovered.size() + " queued message(s)");
         this.delivery = new DeliveryAgent(new LocalDelivery(spool, recipients, config.mailDir(), config.hostname()));
+        String postmasterDomain = postmasterDomain(config);
+        Services services = new Services(clock, config.hostname(), config.dataDir(), recipients, dns(config), store,
+                accounts, spool, delivery::submit, postmasterDomain);
+        this.plugins = PluginLoader.load(config, services);
         delivery.start(recovered);
 
-        String postmasterDomain = config.local().domains().isEmpty() ? config.hostname() : config.local().domains().getFirst();
         SmtpService service = new SmtpService(config.hostname(), config.smtp(), new HookChain(plugins), spool,
                 delivery::submit, clock, config.relayNetworks(), config.allowNetworks(), recipients, postmasterDomain);
         try {
@@ -77,13 +82,40 @@ public final class Server implements AutoCloseable {
 
     /** Builds (and closes) every plugin, so their settings are validated too: for check-config. */
     public static List<String> checkPlugins(Config config) {
-        var recipients = new ConfiguredRecipients(config.local());
-        try (var scratch = SqliteStateStore.inMemory(Clock.systemUTC())) {
-            List<Plugin> chain = PluginLoader.load(config,
-                    new Services(Clock.systemUTC(), config.hostname(), config.dataDir(), recipients, dns(config), scratch));
+        return withScratch(config, services -> {
+            List<Plugin> chain = PluginLoader.load(config, services);
             chain.forEach(Plugin::close);
             return chain.stream().map(Plugin::name).toList();
+        });
+    }
+
+    /**
+     * Services for looking without touching: the configuration's DNS, but state and accounts in throw-away
+     * stores and no spool, so neither check-config nor check writes anything into the data folder.
+     */
+    private static <T> T withScratch(Config config, java.util.function.Function<Services, T> work) {
+        Path dir;
+        try {
+            dir = Files.createTempDirectory("portcullis-check");
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
+        try (var state = SqliteStateStore.inMemory(Clock.systemUTC());
+             var accounts = SqliteAccounts.open(dir, config.local().domains())) {
+            var recipients = new ConfiguredRecipients(config.local());
+            return work.apply(new Services(Clock.systemUTC(), config.hostname(), config.dataDir(), recipients, dns(config),
+                    state, accounts, null, id -> {}, postmasterDomain(config)));
+        } finally {
+            try (var files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            } catch (IOException ignored) {
+                // a temporary folder left behind is harmless
+            }
+        }
+    }
+
+    private static String postmasterDomain(Config config) {
+        return config.local().domains().isEmpty() ? config.hostname() : config.local().domains().getFirst();
     }
 
     /**
@@ -91,13 +123,11 @@ public final class Server implements AutoCloseable {
      * live configuration and DNS, but a scratch state store and no spool: nothing is stored or changed.
      */
     public static DryRun.Result dryRun(Config config, InetAddress client, String helo, String mailFrom, String rcpt) {
-        var recipients = new ConfiguredRecipients(config.local());
-        try (var scratch = SqliteStateStore.inMemory(Clock.systemUTC())) {
-            List<Plugin> chain = PluginLoader.load(config,
-                    new Services(Clock.systemUTC(), config.hostname(), config.dataDir(), recipients, dns(config), scratch));
-            String postmasterDomain = config.local().domains().isEmpty() ? config.hostname() : config.local().domains().getFirst();
+        return withScratch(config, services -> {
+            List<Plugin> chain = PluginLoader.load(config, services);
             SmtpService service = new SmtpService(config.hostname(), config.smtp(), new HookChain(chain), null, id -> {},
-                    Clock.systemUTC(), config.relayNetworks(), config.allowNetworks(), recipients, postmasterDomain);
+                    Clock.systemUTC(), config.relayNetworks(), config.allowNetworks(), services.localRecipients(),
+                    services.postmasterDomain());
             List<String> script = new ArrayList<>(List.of("EHLO " + helo, "MAIL FROM:<" + mailFrom + ">"));
             if (rcpt != null) script.add("RCPT TO:<" + rcpt + ">");
             script.add("QUIT");
@@ -106,7 +136,7 @@ public final class Server implements AutoCloseable {
             } finally {
                 chain.forEach(Plugin::close);
             }
-        }
+        });
     }
 
     /** The resolver the configuration describes. */
@@ -133,5 +163,6 @@ public final class Server implements AutoCloseable {
         delivery.close();
         plugins.forEach(Plugin::close);
         store.close();
+        accounts.close();
     }
 }

@@ -7,6 +7,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -27,6 +28,7 @@ import javax.net.ssl.SSLSocketFactory;
 public final class SmtpScript implements AutoCloseable {
 
     private static final Pattern LINE = Pattern.compile("(\\d{3})([ -])(.*)", Pattern.DOTALL);
+    private static final Pattern ENHANCED = Pattern.compile("([245]\\.\\d{1,3}\\.\\d{1,3})(?: |$)");
     private static final Pattern QUEUED = Pattern.compile("queued as ([A-Za-z0-9]+)");
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
 
@@ -36,6 +38,19 @@ public final class SmtpScript implements AutoCloseable {
 
         public boolean is(int expected, String enhanced) {
             return code == expected && (enhanced == null || text().startsWith(enhanced + " ") || text().equals(enhanced));
+        }
+
+        /** The enhanced status code (RFC 3463) that starts the first line, such as "5.7.1", or null. */
+        public String enhanced() {
+            Matcher m = ENHANCED.matcher(text());
+            return m.lookingAt() ? m.group(1) : null;
+        }
+
+        /** The lines as the server sent them, code and separator included, CRLF left off. */
+        public List<String> rawLines() {
+            List<String> raw = new ArrayList<>();
+            for (int i = 0; i < lines.size(); i++) raw.add(code + (i == lines.size() - 1 ? " " : "-") + lines.get(i));
+            return List.copyOf(raw);
         }
 
         /** The queue id of a {@code 250 ... queued as <id>} reply, or null. */
@@ -94,6 +109,11 @@ public final class SmtpScript implements AutoCloseable {
         }
     }
 
+    /** Connects from {@code source} (see {@link #connectFrom}) to 127.0.0.1; does not read the greeting. */
+    public static SmtpScript connectFrom(String source, int port) throws IOException {
+        return connectFrom(source, "127.0.0.1", port, DEFAULT_TIMEOUT);
+    }
+
     /** Connects and reads the greeting, which must be a 220. */
     public static SmtpScript open(int port) throws IOException { return open("127.0.0.1", port); }
 
@@ -102,6 +122,21 @@ public final class SmtpScript implements AutoCloseable {
         SmtpScript s = connectFrom(source, "127.0.0.1", port, DEFAULT_TIMEOUT);
         try {
             s.expect(220, null);
+            return s;
+        } catch (IOException | RuntimeException | AssertionError e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Connects from {@code source} (see {@link #connectFrom}), reads the 220 greeting and says
+     * {@code EHLO ehloName}, which must be answered 250.
+     */
+    public static SmtpScript openFrom(String source, int port, String ehloName) throws IOException {
+        SmtpScript s = openFrom(source, port);
+        try {
+            s.command("EHLO " + ehloName, 250, null);
             return s;
         } catch (IOException | RuntimeException | AssertionError e) {
             s.close();
@@ -151,6 +186,21 @@ public final class SmtpScript implements AutoCloseable {
     public Reply command(String line, int code, String enhanced) throws IOException {
         send(line + "\r\n");
         return expect(code, enhanced);
+    }
+
+    /** Sends DATA (which must be answered 354), then {@code message} and the end-of-data line; returns the reply to the message. */
+    public Reply data(String message) throws IOException {
+        command("DATA", 354, null);
+        return command(message + "\r\n.");
+    }
+
+    /**
+     * QUIT (which must be answered 221), then waits until the server closes the connection: it does so after
+     * its disconnect hooks have run, so the next session sees what this one left behind.
+     */
+    public void quit() throws IOException {
+        command("QUIT", 221, null);
+        expectEof(DEFAULT_TIMEOUT);
     }
 
     // ---- reading ----------------------------------------------------------------------------------
@@ -264,14 +314,23 @@ public final class SmtpScript implements AutoCloseable {
      * A connection reset counts as closed.
      */
     public void expectEof(Duration within) throws IOException {
+        if (!closedWithin(within))
+            throw new AssertionError("connection still open after " + within + "; received so far:\n" + transcript);
+    }
+
+    /**
+     * True when the server closes the connection within {@code within} without sending anything more, false
+     * when it is still open then; fails if anything arrives. A connection reset counts as closed.
+     */
+    public boolean closedWithin(Duration within) throws IOException {
         String more;
         try {
             more = readAvailableFor(within);
-        } catch (java.net.SocketException reset) {
-            return;
+        } catch (SocketException reset) {
+            return true;
         }
         if (!more.isEmpty()) throw new AssertionError("expected the connection to close, but received: " + more);
-        if (!eof) throw new AssertionError("connection still open after " + within + "; received so far:\n" + transcript);
+        return eof;
     }
 
     /** Bytes read from the socket but not yet consumed as replies. */
@@ -295,6 +354,12 @@ public final class SmtpScript implements AutoCloseable {
         setSocket(tls);
         transcript.append("[TLS ").append(tls.getSession().getProtocol()).append("]\n");
         return tls;
+    }
+
+    /** Ends the connection abruptly with a TCP reset (SO_LINGER 0), as a crashed client or a dropped link would. */
+    public void kill() throws IOException {
+        socket.setSoLinger(true, 0);
+        socket.close();
     }
 
     @Override public void close() throws IOException { socket.close(); }

@@ -7,13 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.portcullis.dns.Dns;
 import dev.portcullis.hook.CheckPolicy;
 import dev.portcullis.hook.ConnectContext;
 import dev.portcullis.hook.DecisionTrace;
 import dev.portcullis.hook.DeferredRejection;
 import dev.portcullis.hook.HookResult;
 import dev.portcullis.hook.PluginSettings;
+import dev.portcullis.testkit.PluginHarness;
 import dev.portcullis.testkit.TestDns;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -25,22 +25,23 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(30)
 class DnsblPluginTest {
     TestDns dns;
-    Dns client;
-    Plugins.TestClock clock;
+    PluginHarness h;
 
     @BeforeEach void start() throws Exception {
         dns = new TestDns().ttl(0); // no caching between steps: tests change the zones
-        client = dns.client();
-        clock = new Plugins.TestClock();
+        h = PluginHarness.inMemory(dns.client());
     }
 
-    @AfterEach void stop() { dns.close(); }
+    @AfterEach void stop() {
+        h.close();
+        dns.close();
+    }
 
     /** A zone that passes RFC 5782's test entries (lists 127.0.0.2, not 127.0.0.1). */
     TestDns saneZone(String zone) { return dns.a("2.0.0.127." + zone, "127.0.0.2"); }
 
     DnsblPlugin plugin(String body) {
-        return Plugins.create(new DnsblPlugin.Factory(), body, client, clock);
+        return h.plugin("dnsbl", body);
     }
 
     static HookResult connect(DnsblPlugin p, FakeSession s) {
@@ -224,7 +225,7 @@ class DnsblPluginTest {
         assertEquals(1, dns.queryLog().stream().filter(q -> q.equals("A 2.2.0.192.dead.test.")).count(),
                 "asked by the first session only (while the test ran): a zone known broken is not even asked");
 
-        clock.advance(ZoneHealth.RECHECK);
+        h.clock.advance(ZoneHealth.RECHECK);
         connect(p, new FakeSession("192.0.2.2")); // triggers the retest in the background
         HookResult after = awaitNotDeclined(p, "192.0.2.2");
         assertInstanceOf(HookResult.Deny.class, after, "counts again once it passed");

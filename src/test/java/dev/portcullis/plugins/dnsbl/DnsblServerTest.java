@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.portcullis.testkit.SmtpScript;
 import dev.portcullis.testkit.TestDns;
 import dev.portcullis.testkit.TestServer;
 import java.nio.file.Path;
@@ -49,32 +50,29 @@ class DnsblServerTest {
     }
 
     /** EHLO and MAIL, which a deferred refusal lets through. */
-    BoundClient open(String ip) throws Exception {
-        BoundClient c = new BoundClient(ip, server.port());
-        assertEquals(220, c.read().code());
-        assertEquals(250, c.command("EHLO client.remote.test").code());
+    SmtpScript open(String ip) throws Exception {
+        SmtpScript c = SmtpScript.openFrom(ip, server.port(), "client.remote.test");
         assertEquals(250, c.command("MAIL FROM:<sender@remote.test>").code());
         return c;
     }
 
-    static void data(BoundClient c, String subject) throws Exception {
-        assertEquals(354, c.command("DATA").code());
-        BoundClient.Reply r = c.command("Subject: " + subject + "\r\n\r\nbody\r\n.");
-        assertEquals(250, r.code(), r.text());
+    static void data(SmtpScript c, String subject) throws Exception {
+        SmtpScript.Reply r = c.data("Subject: " + subject + "\r\n\r\nbody");
+        assertEquals(250, r.code(), r.toString());
     }
 
     @Test void rejectModeRefusesAtRcptButPostmasterStillWorks() throws Exception {
         start("[[plugin]]\nname = \"dnsbl\"\nzones = [\"bl.test\"]\n");
-        try (BoundClient c = open(LISTED)) {
-            BoundClient.Reply r = c.command("RCPT TO:<alice@example.test>");
-            assertEquals(554, r.code(), r.text());
-            assertEquals("554 5.7.1 Service unavailable; client [127.0.0.2] blocked using bl.test", r.text());
+        try (SmtpScript c = open(LISTED)) {
+            SmtpScript.Reply r = c.command("RCPT TO:<alice@example.test>");
+            assertEquals(554, r.code(), r.toString());
+            assertEquals(List.of("554 5.7.1 Service unavailable; client [127.0.0.2] blocked using bl.test"), r.rawLines());
             assertEquals(250, c.command("RCPT TO:<postmaster@example.test>").code(), "RFC 2505: postmaster still reachable");
             data(c, "to the postmaster");
             c.command("QUIT");
         }
         server.awaitMessages("postmaster", 1, WAIT);
-        try (BoundClient c = open(CLEAN)) {
+        try (SmtpScript c = open(CLEAN)) {
             assertEquals(250, c.command("RCPT TO:<alice@example.test>").code());
             data(c, "clean");
             c.command("QUIT");
@@ -87,18 +85,18 @@ class DnsblServerTest {
 
     @Test void quotedTxtCannotInjectAReplyLine() throws Exception {
         start("[[plugin]]\nname = \"dnsbl\"\nzones = [\"bl.test=127.0.0.[2..11]*2\"]\nquote_txt = true\nthreshold = 2\n");
-        try (BoundClient c = open(LISTED)) {
-            BoundClient.Reply r = c.command("RCPT TO:<alice@example.test>");
+        try (SmtpScript c = open(LISTED)) {
+            SmtpScript.Reply r = c.command("RCPT TO:<alice@example.test>");
             assertEquals(List.of("554 5.7.1 Service unavailable; client [127.0.0.2] blocked using bl.test; "
-                    + "Listed: see https://bl.test/lookup 250 2.1.5 injected"), r.lines());
+                    + "Listed: see https://bl.test/lookup 250 2.1.5 injected"), r.rawLines());
             // the next reply is the NOOP's: nothing was smuggled in between
-            assertEquals("250 2.0.0 Ok", c.command("NOOP").text());
+            assertEquals(List.of("250 2.0.0 Ok"), c.command("NOOP").rawLines());
         }
     }
 
     @Test void flagModeDeliversWithTheFlagHeader() throws Exception {
         start("[[plugin]]\nname = \"dnsbl\"\nzones = [\"bl.test*3\"]\naction = \"flag\"\n");
-        try (BoundClient c = open(LISTED)) {
+        try (SmtpScript c = open(LISTED)) {
             assertEquals(250, c.command("RCPT TO:<alice@example.test>").code());
             data(c, "flagged");
             c.command("QUIT");
@@ -113,7 +111,7 @@ class DnsblServerTest {
         // the same client (127.0.0.2) is in both lists
         start("[[plugin]]\nname = \"dnswl\"\nzones = [\"wl.test\"]\n\n"
                 + "[[plugin]]\nname = \"dnsbl\"\nzones = [\"bl.test\"]\naction = \"flag\"\n");
-        try (BoundClient c = open(LISTED)) {
+        try (SmtpScript c = open(LISTED)) {
             assertEquals(250, c.command("RCPT TO:<alice@example.test>").code());
             data(c, "vouched");
             c.command("QUIT");
@@ -125,7 +123,7 @@ class DnsblServerTest {
     @Test void unreachableZoneNeverRefuses() throws Exception {
         dns.timeout("2.0.0.127.slow.test").timeout("1.0.0.127.slow.test");
         start("[[plugin]]\nname = \"dnsbl\"\nzones = [\"slow.test\"]\ntimeout = \"1s\"\n");
-        try (BoundClient c = open(LISTED)) {
+        try (SmtpScript c = open(LISTED)) {
             assertEquals(250, c.command("RCPT TO:<alice@example.test>").code());
         }
     }

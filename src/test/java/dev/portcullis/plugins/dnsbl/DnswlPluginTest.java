@@ -7,12 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.portcullis.dns.Dns;
 import dev.portcullis.hook.CheckPolicy;
 import dev.portcullis.hook.ConnectContext;
 import dev.portcullis.hook.DeferredRejection;
 import dev.portcullis.hook.HookResult;
 import dev.portcullis.hook.PluginSettings;
+import dev.portcullis.testkit.PluginHarness;
 import dev.portcullis.testkit.TestDns;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -23,21 +23,22 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(30)
 class DnswlPluginTest {
     TestDns dns;
-    Dns client;
-    Plugins.TestClock clock;
+    PluginHarness h;
 
     @BeforeEach void start() throws Exception {
         dns = new TestDns().ttl(0);
-        client = dns.client();
-        clock = new Plugins.TestClock();
+        h = PluginHarness.inMemory(dns.client());
         dns.a("2.0.0.127.wl.test", "127.0.10.0"); // dnswl.org's style of test entry answer
     }
 
-    @AfterEach void stop() { dns.close(); }
+    @AfterEach void stop() {
+        h.close();
+        dns.close();
+    }
 
-    DnswlPlugin dnswl(String body) { return Plugins.create(new DnswlPlugin.Factory(), body, client, clock); }
+    DnswlPlugin dnswl(String body) { return h.plugin("dnswl", body); }
 
-    DnsblPlugin dnsbl(String body) { return Plugins.create(new DnsblPlugin.Factory(), body, client, clock); }
+    DnsblPlugin dnsbl(String body) { return h.plugin("dnsbl", body); }
 
     @Test void listedClientIsAllowlistedWithTheDefaultScore() {
         dns.a("2.2.0.192.wl.test", "127.0.10.3");

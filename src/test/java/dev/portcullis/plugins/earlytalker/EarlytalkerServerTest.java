@@ -2,7 +2,7 @@ package dev.portcullis.plugins.earlytalker;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.portcullis.plugins.helo.LoopbackClient;
+import dev.portcullis.testkit.SmtpScript;
 import dev.portcullis.testkit.TestServer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,7 +42,7 @@ class EarlytalkerServerTest {
     @Test
     void talkerIsRefusedAndDropped() throws Exception {
         server = start("");
-        try (LoopbackClient c = LoopbackClient.connect("127.0.0.2", server.port())) {
+        try (SmtpScript c = SmtpScript.connectFrom("127.0.0.2", server.port())) {
             c.send("EHLO x\r\n"); // at once, before any greeting
             c.expect(554, "5.5.0");
             assertTrue(c.closedWithin(WAIT), "the talker is disconnected");
@@ -52,7 +52,7 @@ class EarlytalkerServerTest {
     @Test
     void patientClientIsGreetedAndServed() throws Exception {
         server = start("");
-        try (LoopbackClient c = LoopbackClient.connect("127.0.0.2", server.port())) {
+        try (SmtpScript c = SmtpScript.connectFrom("127.0.0.2", server.port())) {
             c.expect(220, null);
             c.command("EHLO patient.example", 250, null);
             c.command("MAIL FROM:<a@remote.test>", 250, "2.1.0");
@@ -68,7 +68,7 @@ class EarlytalkerServerTest {
     @Test
     void offLetsTheTalkerThrough() throws Exception {
         server = start("action = \"off\"");
-        try (LoopbackClient c = LoopbackClient.connect("127.0.0.2", server.port())) {
+        try (SmtpScript c = SmtpScript.connectFrom("127.0.0.2", server.port())) {
             c.send("EHLO x\r\n");
             c.expect(220, null);
             c.expect(250, null);
@@ -78,7 +78,7 @@ class EarlytalkerServerTest {
     @Test
     void replyCode421() throws Exception {
         server = start("reply_code = 421");
-        try (LoopbackClient c = LoopbackClient.connect("127.0.0.2", server.port())) {
+        try (SmtpScript c = SmtpScript.connectFrom("127.0.0.2", server.port())) {
             c.send("EHLO x\r\n");
             c.expect(421, "4.7.0");
             assertTrue(c.closedWithin(WAIT));
@@ -88,7 +88,7 @@ class EarlytalkerServerTest {
     @Test
     void flaggedTalkerIsServedAndItsMessageMarked() throws Exception {
         server = start("action = \"flag\"");
-        try (LoopbackClient c = LoopbackClient.connect("127.0.0.2", server.port())) {
+        try (SmtpScript c = SmtpScript.connectFrom("127.0.0.2", server.port())) {
             c.send("EHLO hasty.example\r\n");
             c.expect(220, null);
             c.expect(250, null);
@@ -106,12 +106,12 @@ class EarlytalkerServerTest {
     @Test
     void relayNetworkSkipsTheWait() throws Exception {
         server = start("", "127.0.0.4/32");
-        try (LoopbackClient c = LoopbackClient.connect("127.0.0.4", server.port())) {
+        try (SmtpScript c = SmtpScript.connectFrom("127.0.0.4", server.port())) {
             c.send("EHLO trusted.example\r\n");
             c.expect(220, null);
             c.expect(250, null);
         }
-        try (LoopbackClient c = LoopbackClient.connect("127.0.0.5", server.port())) {
+        try (SmtpScript c = SmtpScript.connectFrom("127.0.0.5", server.port())) {
             c.send("EHLO stranger.example\r\n");
             c.expect(554, "5.5.0");
         }
@@ -120,7 +120,7 @@ class EarlytalkerServerTest {
     @Test
     void contentBeforeThe354IsEarlyTalkToo() throws Exception {
         server = start("data_delay = \"300ms\"");
-        try (LoopbackClient c = LoopbackClient.open("127.0.0.2", server.port())) {
+        try (SmtpScript c = SmtpScript.openFrom("127.0.0.2", server.port())) {
             c.command("EHLO hasty.example", 250, null);
             c.command("MAIL FROM:<a@remote.test>", 250, "2.1.0");
             c.command("RCPT TO:<alice@example.test>", 250, "2.1.5");
@@ -128,7 +128,7 @@ class EarlytalkerServerTest {
             c.expect(554, "5.5.0");
             assertTrue(c.closedWithin(WAIT));
         }
-        try (LoopbackClient c = LoopbackClient.open("127.0.0.2", server.port())) {
+        try (SmtpScript c = SmtpScript.openFrom("127.0.0.2", server.port())) {
             c.command("EHLO patient.example", 250, null);
             c.command("MAIL FROM:<a@remote.test>", 250, "2.1.0");
             c.command("RCPT TO:<alice@example.test>", 250, "2.1.5");

@@ -7,13 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.portcullis.dns.Dns;
 import dev.portcullis.hook.CheckPolicy;
 import dev.portcullis.hook.ConnectContext;
 import dev.portcullis.hook.DecisionTrace;
 import dev.portcullis.hook.DeferredRejection;
 import dev.portcullis.hook.HookResult;
 import dev.portcullis.hook.PluginSettings;
+import dev.portcullis.testkit.PluginHarness;
 import dev.portcullis.testkit.TestDns;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -25,17 +25,20 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(30)
 class FcrdnsPluginTest {
     TestDns dns;
-    Dns client;
+    PluginHarness h;
 
     @BeforeEach void start() throws Exception {
         dns = new TestDns();
-        client = dns.client();
+        h = PluginHarness.inMemory(dns.client());
     }
 
-    @AfterEach void stop() { dns.close(); }
+    @AfterEach void stop() {
+        h.close();
+        dns.close();
+    }
 
     FcrdnsPlugin plugin(String body) {
-        return Plugins.create(new FcrdnsPlugin.Factory(), body, client, new Plugins.TestClock());
+        return h.plugin("fcrdns", body);
     }
 
     static HookResult connect(FcrdnsPlugin p, FakeSession s) {

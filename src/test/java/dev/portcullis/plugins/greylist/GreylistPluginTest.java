@@ -1,9 +1,8 @@
 package dev.portcullis.plugins.greylist;
 
-import dev.portcullis.testkit.FakeSession;
-import static dev.portcullis.plugins.karma.PluginTestKit.address;
-import static dev.portcullis.plugins.karma.PluginTestKit.assertContains;
-import static dev.portcullis.plugins.karma.PluginTestKit.ip;
+import static dev.portcullis.testkit.FakeSession.ip;
+import static dev.portcullis.testkit.FakeTransaction.address;
+import static dev.portcullis.testkit.TextAssert.assertContains;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -18,8 +17,8 @@ import dev.portcullis.hook.PluginSettings;
 import dev.portcullis.hook.RcptContext;
 import dev.portcullis.plugins.karma.KarmaPlugin;
 import dev.portcullis.testkit.FakeSession;
-import dev.portcullis.plugins.karma.PluginTestKit.FakeTransaction;
-import dev.portcullis.plugins.karma.PluginTestKit.Harness;
+import dev.portcullis.testkit.FakeTransaction;
+import dev.portcullis.testkit.PluginHarness;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -39,13 +38,13 @@ class GreylistPluginTest {
     private static final String BOB = "bob@example.test";
 
     @TempDir Path dir;
-    private Harness h;
+    private PluginHarness h;
 
-    @BeforeEach void setUp() { h = new Harness(dir); }
+    @BeforeEach void setUp() { h = PluginHarness.in(dir); }
 
     @AfterEach void tearDown() { h.close(); }
 
-    private GreylistPlugin greylist(String settings) { return (GreylistPlugin) h.plugin("greylist", settings); }
+    private GreylistPlugin greylist(String settings) { return h.plugin("greylist", settings); }
 
     private static HookResult rcpt(GreylistPlugin p, FakeSession s, String from, String to) {
         return p.onRcpt(new RcptContext(s, new FakeTransaction(address(from)), address(to), Map.of()));
@@ -333,7 +332,7 @@ class GreylistPluginTest {
         var p = greylist("");
         assertGreylisted(attempt(p, "192.0.2.10", SENDER, ALICE));
         h.close();
-        h = new Harness(dir, h.clock);
+        h = PluginHarness.in(dir, h.clock);
         var again = greylist("");
         h.clock.advance(Duration.ofMinutes(6));
         assertPasses(attempt(again, "192.0.2.10", SENDER, ALICE));

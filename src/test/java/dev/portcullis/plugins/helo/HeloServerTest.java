@@ -56,7 +56,7 @@ class HeloServerTest {
                 no_resolve = "tempfail"
                 """);
         int port = server.port();
-        try (LoopbackClient c = LoopbackClient.open("127.0.0.1", port)) {
+        try (SmtpScript c = SmtpScript.openFrom("127.0.0.1", port)) {
             c.command("EHLO 192.0.2.1", 550, "5.7.1");          // bare_ip
             c.command("EHLO mx.test", 550, "5.7.1");            // claims_us: our hostname
             c.command("HELO example.test", 550, "5.7.1");       // claims_us: our local domain
@@ -68,11 +68,11 @@ class HeloServerTest {
             c.command("EHLO good.example", 250, null);          // and a good name is still welcome
             c.command("MAIL FROM:<a@remote.test>", 250, "2.1.0");
         }
-        try (LoopbackClient c = LoopbackClient.open("127.0.0.3", port)) {
+        try (SmtpScript c = SmtpScript.openFrom("127.0.0.3", port)) {
             c.command("EHLO [127.0.0.1]", 550, "5.7.1");        // claims_us: our listener's address
             c.command("EHLO [127.0.0.3]", 250, null);           // its own address
         }
-        try (LoopbackClient c = LoopbackClient.open("127.0.0.1", port)) {
+        try (SmtpScript c = SmtpScript.openFrom("127.0.0.1", port)) {
             c.command("EHLO [127.0.0.1]", 250, null);           // our address, but the client is on this host
         }
     }
@@ -80,7 +80,7 @@ class HeloServerTest {
     @Test
     void deferredRefusalLetsPostmasterThrough() throws Exception {
         server = start(""); // defaults: bare_ip rejects, deferred to RCPT
-        try (LoopbackClient c = LoopbackClient.open("127.0.0.2", server.port())) {
+        try (SmtpScript c = SmtpScript.openFrom("127.0.0.2", server.port())) {
             c.command("EHLO 192.0.2.1", 250, null);
             c.command("MAIL FROM:<a@remote.test>", 250, "2.1.0");
             c.command("RCPT TO:<alice@example.test>", 550, "5.7.1");
@@ -97,7 +97,7 @@ class HeloServerTest {
     @Test
     void flaggedNameReachesTheMailboxWithHeaders() throws Exception {
         server = start(""); // not_fqdn flags by default
-        try (LoopbackClient c = LoopbackClient.open("127.0.0.2", server.port())) {
+        try (SmtpScript c = SmtpScript.openFrom("127.0.0.2", server.port())) {
             c.command("EHLO mypc", 250, null);
             c.command("MAIL FROM:<a@remote.test>", 250, "2.1.0");
             c.command("RCPT TO:<alice@example.test>", 250, "2.1.5");
@@ -148,10 +148,10 @@ class HeloServerTest {
         server = TestServer.in(dir).section("relay", "networks = [\"127.0.0.6/32\"]").toml(dns.configToml()
                 + "[[plugin]]\nname = \"helo\"\ndefer_to_rcpt = false\n[[plugin]]\nname = \"rcpt\"\n[[plugin]]\nname = \"relay\"\n")
                 .start();
-        try (LoopbackClient c = LoopbackClient.open("127.0.0.6", server.port())) {
+        try (SmtpScript c = SmtpScript.openFrom("127.0.0.6", server.port())) {
             c.command("EHLO 192.0.2.1", 250, null);
         }
-        try (LoopbackClient c = LoopbackClient.open("127.0.0.7", server.port())) {
+        try (SmtpScript c = SmtpScript.openFrom("127.0.0.7", server.port())) {
             c.command("EHLO 192.0.2.1", 550, "5.7.1");
         }
     }

@@ -1,8 +1,7 @@
 package dev.portcullis.plugins.karma;
 
-import dev.portcullis.testkit.FakeSession;
-import static dev.portcullis.plugins.karma.PluginTestKit.address;
-import static dev.portcullis.plugins.karma.PluginTestKit.assertContains;
+import static dev.portcullis.testkit.FakeTransaction.address;
+import static dev.portcullis.testkit.TextAssert.assertContains;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -22,8 +21,8 @@ import dev.portcullis.hook.MailContext;
 import dev.portcullis.hook.PluginSettings;
 import dev.portcullis.hook.RcptContext;
 import dev.portcullis.testkit.FakeSession;
-import dev.portcullis.plugins.karma.PluginTestKit.FakeTransaction;
-import dev.portcullis.plugins.karma.PluginTestKit.Harness;
+import dev.portcullis.testkit.FakeTransaction;
+import dev.portcullis.testkit.PluginHarness;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -41,13 +40,13 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class KarmaPluginTest {
     @TempDir Path dir;
-    private Harness h;
+    private PluginHarness h;
 
-    @BeforeEach void setUp() { h = new Harness(dir); }
+    @BeforeEach void setUp() { h = PluginHarness.in(dir); }
 
     @AfterEach void tearDown() { h.close(); }
 
-    private KarmaPlugin karma(String settings) { return (KarmaPlugin) h.plugin("karma", settings); }
+    private KarmaPlugin karma(String settings) { return h.plugin("karma", settings); }
 
     private static final FakeTransaction TX = new FakeTransaction(address("sender@example.org"));
 

@@ -1,17 +1,14 @@
 package dev.portcullis.plugins.karma;
 
-import static dev.portcullis.plugins.karma.PluginTestKit.assertContains;
-import static dev.portcullis.plugins.karma.PluginTestKit.awaitMessages;
-import static dev.portcullis.plugins.karma.PluginTestKit.files;
-import static dev.portcullis.plugins.karma.PluginTestKit.startServer;
+import static dev.portcullis.testkit.TextAssert.assertContains;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.portcullis.plugins.karma.KarmaTestScorePlugin.Finished;
-import dev.portcullis.plugins.karma.PluginTestKit.LoopbackClient;
 import dev.portcullis.testkit.MutableClock;
-import dev.portcullis.plugins.karma.PluginTestKit.Reply;
-import dev.portcullis.server.Server;
+import dev.portcullis.testkit.SmtpScript;
+import dev.portcullis.testkit.SmtpScript.Reply;
+import dev.portcullis.testkit.TestServer;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,40 +27,42 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class KarmaServerTest {
     private static final String SCORER = "[[plugin]]\nname = \"karma-test-score\"\nconnect_scores = [\"127.0.1.22=6\"]\n\n";
+    private static final Duration WAIT = Duration.ofSeconds(20);
     private static final String LOCAL = "[[plugin]]\nname = \"rcpt\"\n\n[[plugin]]\nname = \"relay\"\n";
 
     @TempDir Path dir;
     private final MutableClock clock = new MutableClock();
 
-    private Server start(String karmaSettings) throws IOException {
-        return startServer(dir, SCORER + "[[plugin]]\nname = \"karma\"\n" + karmaSettings + "\n\n" + LOCAL, clock);
+    private TestServer start(String karmaSettings) throws IOException {
+        return TestServer.in(dir).clock(clock)
+                .toml(SCORER + "[[plugin]]\nname = \"karma\"\n" + karmaSettings + "\n\n" + LOCAL).start();
     }
 
     /** A session that sends one message to alice; returns the RCPT reply (the message is sent only on 250). */
     private static Reply send(int port, String ip, String helo) throws IOException {
-        try (var c = LoopbackClient.open(ip, port, helo)) {
-            c.expect(c.command("MAIL FROM:<someone@example.org>"), 250);
+        try (var c = SmtpScript.openFrom(ip, port, helo)) {
+            c.command("MAIL FROM:<someone@example.org>", 250, null);
             Reply r = c.command("RCPT TO:<alice@example.test>");
-            if (r.code() == 250) c.expect(c.data("from " + ip), 250);
+            if (r.code() == 250) assertEquals(250, c.data("Subject: from " + ip + "\r\n\r\nhello").code(), c.transcript());
             c.quit();
             return r;
         }
     }
 
     @Test void aSessionOverTheThresholdIsRefusedAtRcptWithOneKarmaEntry() throws Exception {
-        try (Server server = start("")) {
-            int port = server.ports().getFirst();
-            try (var c = LoopbackClient.open("127.0.1.20", port, "score+6.example")) {
-                c.expect(c.command("MAIL FROM:<someone@example.org>"), 250);
+        try (TestServer server = start("")) {
+            int port = server.port();
+            try (var c = SmtpScript.openFrom("127.0.1.20", port, "score+6.example")) {
+                c.command("MAIL FROM:<someone@example.org>", 250, null);
                 Reply first = c.command("RCPT TO:<alice@example.test>");
                 assertTrue(first.is(550, "5.7.1"), first.toString());
                 assertTrue(c.command("RCPT TO:<bob@example.test>").is(550, "5.7.1"), c.transcript());
                 // RFC 2505: the postmaster still hears from a refused client
                 assertEquals(250, c.command("RCPT TO:<postmaster@example.test>").code(), c.transcript());
                 assertTrue(c.command("RCPT TO:<alice@example.test>").is(550, "5.7.1"), c.transcript());
-                assertEquals(250, c.data("false positive?").code(), c.transcript());
+                assertEquals(250, c.data("Subject: false positive?\r\n\r\nhello").code(), c.transcript());
                 // a new transaction in the same session: still refused, karma decided once for the session
-                c.expect(c.command("MAIL FROM:<someone@example.org>"), 250);
+                c.command("MAIL FROM:<someone@example.org>", 250, null);
                 assertTrue(c.command("RCPT TO:<bob@example.test>").is(550, "5.7.1"), c.transcript());
                 c.quit();
             }
@@ -71,34 +70,34 @@ class KarmaServerTest {
             assertEquals(1, session.entriesOf("karma"), session.toString());
             assertContains(session.toString(), "karma@rcpt=reject \"score 6 >= threshold 5\"");
             assertTrue(session.standing().orElseThrow().bad());
-            assertEquals(1, awaitMessages(dir.resolve("data/mail/postmaster/new"), 1).size());
-            assertEquals(List.of(), files(dir.resolve("data/mail/alice/new")));
+            assertEquals(1, server.awaitMessages("postmaster", 1, WAIT).size());
+            assertEquals(List.of(), server.newFiles("alice"));
 
             // the same checks' scores below the threshold: accepted, and karma says nothing
             assertEquals(250, send(port, "127.0.1.21", "score+4.example").code());
             assertEquals(0, KarmaTestScorePlugin.last("127.0.1.21").entriesOf("karma"));
-            assertEquals(1, awaitMessages(dir.resolve("data/mail/alice/new"), 1).size());
+            assertEquals(1, server.awaitMessages("alice", 1, WAIT).size());
         }
     }
 
     @Test void atPhaseConnectTheSessionIsRefusedInsteadOfTheGreeting() throws Exception {
-        try (Server server = start("phase = \"connect\"")) {
-            int port = server.ports().getFirst();
-            try (var c = LoopbackClient.connect("127.0.1.22", port)) { // +6 at connect
-                Reply greeting = c.read();
+        try (TestServer server = start("phase = \"connect\"")) {
+            int port = server.port();
+            try (var c = SmtpScript.connectFrom("127.0.1.22", port)) { // +6 at connect
+                Reply greeting = c.readReply();
                 assertTrue(greeting.is(554, "5.7.1"), greeting.toString());
-                c.awaitClose();
+                c.expectEof(WAIT);
             }
             assertEquals(1, KarmaTestScorePlugin.last("127.0.1.22").entriesOf("karma"));
-            try (var c = LoopbackClient.connect("127.0.1.23", port)) {
-                assertEquals(220, c.read().code());
+            try (var c = SmtpScript.connectFrom("127.0.1.23", port)) {
+                assertEquals(220, c.readReply().code());
             }
         }
     }
 
     @Test void atPhaseMailEveryMailIsRefusedAndTheTraceHasOneEntry() throws Exception {
-        try (Server server = start("phase = \"mail\"\naction = \"tempfail\"")) {
-            try (var c = LoopbackClient.open("127.0.1.24", server.ports().getFirst(), "score+5.example")) {
+        try (TestServer server = start("phase = \"mail\"\naction = \"tempfail\"")) {
+            try (var c = SmtpScript.openFrom("127.0.1.24", server.port(), "score+5.example")) {
                 assertTrue(c.command("MAIL FROM:<a@example.org>").is(451, "4.7.1"), c.transcript());
                 assertTrue(c.command("MAIL FROM:<b@example.org>").is(451, "4.7.1"), c.transcript());
                 c.quit();
@@ -110,8 +109,8 @@ class KarmaServerTest {
     }
 
     @Test void badHistoryAccumulatesAcrossSessionsAndTipsTheBalance() throws Exception {
-        try (Server server = start("")) {
-            int port = server.ports().getFirst();
+        try (TestServer server = start("")) {
+            int port = server.port();
             for (int i = 0; i < 3; i++) assertEquals(550, send(port, "127.0.1.30", "score+6.example").code());
             List<Finished> sessions = KarmaTestScorePlugin.finished("127.0.1.30");
             assertEquals(3, sessions.size());
@@ -127,8 +126,8 @@ class KarmaServerTest {
             assertContains(fourth.toString(), "score 5 >= threshold 5");
         }
         // the history is on disk: a restarted server still knows the client
-        try (Server server = start("")) {
-            try (var c = LoopbackClient.open("127.0.1.30", server.ports().getFirst(), "plain.example")) {
+        try (TestServer server = start("")) {
+            try (var c = SmtpScript.openFrom("127.0.1.30", server.port(), "plain.example")) {
                 c.quit();
             }
             assertContains(KarmaTestScorePlugin.last("127.0.1.30").toString(), "karma@connect=history(+4.0) \"good=0 bad=4\"");
@@ -137,12 +136,12 @@ class KarmaServerTest {
     }
 
     @Test void goodHistoryLowersTheSumAndMakesTheStandingGood() throws Exception {
-        try (Server server = start("")) {
-            int port = server.ports().getFirst();
+        try (TestServer server = start("")) {
+            int port = server.port();
             for (int i = 0; i < 3; i++) assertEquals(250, send(port, "127.0.1.32", "mta.example.org").code());
-            assertEquals(3, awaitMessages(dir.resolve("data/mail/alice/new"), 3).size());
+            assertEquals(3, server.awaitMessages("alice", 3, WAIT).size());
             // an idle session is neutral: connects, says nothing, leaves
-            try (var c = LoopbackClient.open("127.0.1.32", port, "mta.example.org")) {
+            try (var c = SmtpScript.openFrom("127.0.1.32", port, "mta.example.org")) {
                 c.quit();
             }
             Finished idle = KarmaTestScorePlugin.last("127.0.1.32");
@@ -160,8 +159,8 @@ class KarmaServerTest {
         // greylisting as a dry run that scores 3 per greylisted recipient, then karma at RCPT with threshold 5
         String chain = SCORER + "[[plugin]]\nname = \"greylist\"\naction = \"flag\"\nscore = 3\n\n"
                 + "[[plugin]]\nname = \"karma\"\n\n" + LOCAL;
-        try (Server server = startServer(dir, chain, clock)) {
-            int port = server.ports().getFirst();
+        try (TestServer server = TestServer.in(dir).clock(clock).toml(chain).start()) {
+            int port = server.port();
             Reply combined = send(port, "127.0.2.40", "score+3.example"); // 3 + 3 = 6
             assertTrue(combined.is(550, "5.7.1"), combined.toString());
             Finished f = KarmaTestScorePlugin.last("127.0.2.40");
@@ -171,7 +170,7 @@ class KarmaServerTest {
 
             // greylisting's 3 alone is accepted, and the message says why it was flagged
             assertEquals(250, send(port, "127.0.3.41", "mta.example.org").code());
-            String message = awaitMessages(dir.resolve("data/mail/alice/new"), 1).getFirst();
+            String message = server.awaitMessages("alice", 1, WAIT).getFirst();
             assertContains(message, "X-Portcullis-Flag: greylist (rcpt): first sight from 127.0.3.0/24");
             assertContains(message, "X-Portcullis-Score: 3.0");
 
@@ -187,17 +186,17 @@ class KarmaServerTest {
 
     @Test void goodKarmaSkipsGreylisting() throws Exception {
         String chain = SCORER + "[[plugin]]\nname = \"karma\"\n\n[[plugin]]\nname = \"greylist\"\n\n" + LOCAL;
-        try (Server server = startServer(dir, chain, clock)) {
-            int port = server.ports().getFirst();
+        try (TestServer server = TestServer.in(dir).clock(clock).toml(chain).start()) {
+            int port = server.port();
             assertEquals(451, send(port, "127.0.1.50", "mta.example.org").code()); // greylisted: neutral, not bad
             clock.advance(Duration.ofMinutes(6));
             for (int i = 0; i < 3; i++) assertEquals(250, send(port, "127.0.1.50", "mta.example.org").code());
-            assertEquals(3, awaitMessages(dir.resolve("data/mail/alice/new"), 3).size());
+            assertEquals(3, server.awaitMessages("alice", 3, WAIT).size());
             assertContains(KarmaTestScorePlugin.last("127.0.1.50").toString(), "karma@connect=history(-2.0) \"good=2 bad=0\"");
 
             // good=3 now: a triplet never seen before is not greylisted for this client ...
-            try (var c = LoopbackClient.open("127.0.1.50", port, "mta.example.org")) {
-                c.expect(c.command("MAIL FROM:<new-list@example.org>"), 250);
+            try (var c = SmtpScript.openFrom("127.0.1.50", port, "mta.example.org")) {
+                c.command("MAIL FROM:<new-list@example.org>", 250, null);
                 assertEquals(250, c.command("RCPT TO:<bob@example.test>").code(), c.transcript());
                 c.quit();
             }
@@ -205,8 +204,8 @@ class KarmaServerTest {
             assertTrue(f.standing().orElseThrow().good(), f.toString());
             assertEquals(0, f.entriesOf("greylist"), f.toString());
             // ... but it still is for a neighbour without that history
-            try (var c = LoopbackClient.open("127.0.1.51", port, "mta.example.org")) {
-                c.expect(c.command("MAIL FROM:<new-list@example.org>"), 250);
+            try (var c = SmtpScript.openFrom("127.0.1.51", port, "mta.example.org")) {
+                c.command("MAIL FROM:<new-list@example.org>", 250, null);
                 assertEquals(451, c.command("RCPT TO:<bob@example.test>").code(), c.transcript());
                 c.quit();
             }

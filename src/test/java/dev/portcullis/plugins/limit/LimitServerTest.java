@@ -3,9 +3,10 @@ package dev.portcullis.plugins.limit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.portcullis.plugins.helo.LoopbackClient;
+import dev.portcullis.testkit.SmtpScript;
 import dev.portcullis.testkit.TestServer;
 import java.io.IOException;
+import java.net.SocketException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,11 +24,11 @@ class LimitServerTest {
 
     @TempDir Path dir;
     TestServer server;
-    final List<LoopbackClient> clients = new ArrayList<>();
+    final List<SmtpScript> clients = new ArrayList<>();
 
     @AfterEach
     void stop() throws IOException {
-        for (LoopbackClient c : clients) c.close();
+        for (SmtpScript c : clients) c.close();
         if (server != null) server.close();
     }
 
@@ -42,32 +43,41 @@ class LimitServerTest {
                 + "[[plugin]]\nname = \"rcpt\"\n[[plugin]]\nname = \"relay\"\n").start();
     }
 
-    LoopbackClient connect(String from) throws IOException {
-        LoopbackClient c = LoopbackClient.connect(from, server.port());
+    SmtpScript connect(String from) throws IOException {
+        SmtpScript c = SmtpScript.connectFrom(from, server.port());
         clients.add(c);
         return c;
     }
 
     /** {@code n} connections from {@code from} all greeted with 220, retried while earlier ones are still being uncounted. */
-    List<LoopbackClient> awaitGreeted(String from, int n) throws Exception {
+    List<SmtpScript> awaitGreeted(String from, int n) throws Exception {
         long deadline = System.nanoTime() + WAIT.toNanos();
         while (true) {
-            List<LoopbackClient> batch = new ArrayList<>();
+            List<SmtpScript> batch = new ArrayList<>();
             boolean all = true;
             for (int i = 0; i < n && all; i++) {
-                LoopbackClient c = connect(from);
+                SmtpScript c = connect(from);
                 batch.add(c);
-                LoopbackClient.Reply r = c.readReply();
-                all = r != null && r.code() == 220;
+                all = greeted(c);
             }
             if (all) return batch;
-            for (LoopbackClient c : batch) c.close();
+            for (SmtpScript c : batch) c.close();
             if (System.nanoTime() > deadline) throw new AssertionError(n + " connections from " + from + " never all greeted");
             Thread.sleep(20);
         }
     }
 
-    static void sendMessage(LoopbackClient c, String subject) throws IOException {
+    /** True when the server's first reply is a 220 greeting; false for a refusal, or when it just closes or resets. */
+    static boolean greeted(SmtpScript c) throws IOException {
+        try {
+            SmtpScript.Reply r = c.readReplyOrNull();
+            return r != null && r.code() == 220;
+        } catch (SocketException reset) {
+            return false;
+        }
+    }
+
+    static void sendMessage(SmtpScript c, String subject) throws IOException {
         c.command("MAIL FROM:<a@remote.test>", 250, "2.1.0");
         c.command("RCPT TO:<alice@example.test>", 250, "2.1.5");
         c.command("DATA", 354, null);
@@ -77,17 +87,17 @@ class LimitServerTest {
     @Test
     void eleventhConcurrentConnectionIsRefusedWhileAnotherAddressIsServed() throws Exception {
         server = start(""); // defaults: 10 concurrent, 60 a minute
-        List<LoopbackClient> ten = new ArrayList<>();
+        List<SmtpScript> ten = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
-            LoopbackClient c = connect("127.0.0.8");
+            SmtpScript c = connect("127.0.0.8");
             c.expect(220, null);
             ten.add(c);
         }
-        LoopbackClient eleventh = connect("127.0.0.8");
+        SmtpScript eleventh = connect("127.0.0.8");
         eleventh.expect(421, "4.7.0");
         assertTrue(eleventh.closedWithin(WAIT));
 
-        LoopbackClient other = connect("127.0.0.9");
+        SmtpScript other = connect("127.0.0.9");
         other.expect(220, null);
         other.command("EHLO other.example", 250, null);
 
@@ -99,19 +109,18 @@ class LimitServerTest {
     @Test
     void killedConnectionsLeaveNoCount() throws Exception {
         server = start("max_connections_per_minute_per_ip = 0");
-        List<LoopbackClient> twenty = new ArrayList<>();
+        List<SmtpScript> twenty = new ArrayList<>();
         int greeted = 0;
         for (int i = 0; i < 20; i++) {
-            LoopbackClient c = connect("127.0.0.11");
-            LoopbackClient.Reply r = c.readReply();
-            if (r != null && r.code() == 220) greeted++;
+            SmtpScript c = connect("127.0.0.11");
+            if (greeted(c)) greeted++;
             twenty.add(c);
         }
         assertEquals(10, greeted);
-        for (LoopbackClient c : twenty) c.kill(); // TCP resets, no QUIT
+        for (SmtpScript c : twenty) c.kill(); // TCP resets, no QUIT
 
         awaitGreeted("127.0.0.11", 10); // all ten places came back...
-        LoopbackClient over = connect("127.0.0.11");
+        SmtpScript over = connect("127.0.0.11");
         over.expect(421, "4.7.0"); // ...and not one more
     }
 
@@ -119,11 +128,11 @@ class LimitServerTest {
     void connectionsPerMinute() throws Exception {
         server = start("max_connections_per_minute_per_ip = 3");
         for (int i = 0; i < 3; i++) {
-            LoopbackClient c = connect("127.0.0.12");
+            SmtpScript c = connect("127.0.0.12");
             c.expect(220, null);
             c.command("QUIT", 221, null);
         }
-        LoopbackClient fourth = connect("127.0.0.12");
+        SmtpScript fourth = connect("127.0.0.12");
         fourth.expect(421, "4.7.0");
         assertTrue(fourth.closedWithin(WAIT));
         connect("127.0.0.13").expect(220, null);
@@ -132,7 +141,7 @@ class LimitServerTest {
     @Test
     void messagesPerConnection() throws Exception {
         server = start("max_messages_per_connection = 2");
-        LoopbackClient c = connect("127.0.0.14");
+        SmtpScript c = connect("127.0.0.14");
         c.expect(220, null);
         c.command("EHLO busy.example", 250, null);
         sendMessage(c, "one");
@@ -141,7 +150,7 @@ class LimitServerTest {
         c.command("NOOP", 250, null);
         c.command("QUIT", 221, null);
 
-        LoopbackClient again = connect("127.0.0.14");
+        SmtpScript again = connect("127.0.0.14");
         again.expect(220, null);
         again.command("EHLO busy.example", 250, null);
         sendMessage(again, "three");
@@ -151,7 +160,7 @@ class LimitServerTest {
     @Test
     void recipientsPerConnection() throws Exception {
         server = start("max_recipients_per_connection = 3");
-        LoopbackClient c = connect("127.0.0.15");
+        SmtpScript c = connect("127.0.0.15");
         c.expect(220, null);
         c.command("EHLO busy.example", 250, null);
         c.command("MAIL FROM:<a@remote.test>", 250, "2.1.0");
