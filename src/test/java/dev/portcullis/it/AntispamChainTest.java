@@ -35,6 +35,7 @@ class AntispamChainTest {
     static TestDns dns;
     static TestServer strict;
     static TestServer flagging;
+    static final Duration DELIVERY = Duration.ofSeconds(15);
     static final MutableClock clock = new MutableClock(java.time.Instant.now());
     static final List<String> log = new CopyOnWriteArrayList<>();
     static final Handler capture = new Handler() {
@@ -99,16 +100,6 @@ class AntispamChainTest {
                 "--body", body);
     }
 
-    static String awaitMessage(TestServer server, String mailbox, String marker) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-        while (System.nanoTime() < deadline) {
-            var found = server.messages(mailbox).stream().filter(m -> m.contains(marker)).findFirst();
-            if (found.isPresent()) return found.get();
-            Thread.sleep(20);
-        }
-        throw new AssertionError("no message with " + marker + " in " + mailbox);
-    }
-
     @Test void earlyTalkerIsDropped() throws Exception {
         try (SmtpScript c = SmtpScript.connectFrom("127.0.0.5", "127.0.0.1", strict.port(), Duration.ofSeconds(10))) {
             c.send("EHLO impatient.remote.test\r\n");
@@ -131,7 +122,7 @@ class AntispamChainTest {
 
     @Test void listedClientIsFlaggedInFlagMode() throws Exception {
         swaks(flagging, "127.0.0.2", "alice@example.test", "flag mode dnsbl").assertSuccess();
-        String msg = awaitMessage(flagging, "alice", "flag mode dnsbl");
+        String msg = flagging.awaitMessage("alice", "flag mode dnsbl", DELIVERY);
         assertTrue(msg.contains("X-Portcullis-Flag: dnsbl (connect): "), msg);
         assertTrue(msg.contains("X-Portcullis-Score: "), msg);
         assertTrue(msg.contains("X-Portcullis-Trace: ") && msg.contains("dnsbl@connect=flag"), msg);
@@ -141,7 +132,7 @@ class AntispamChainTest {
         var refused = swaks(strict, "127.0.0.4", "alice@example.test", "no ptr strict");
         assertTrue(refused.output().contains("550 5.7.25"), refused.describe("no PTR, reject mode"));
         swaks(flagging, "127.0.0.4", "alice@example.test", "no ptr flagged").assertSuccess();
-        String msg = awaitMessage(flagging, "alice", "no ptr flagged");
+        String msg = flagging.awaitMessage("alice", "no ptr flagged", DELIVERY);
         assertTrue(msg.contains("X-Portcullis-Flag: fcrdns (connect): "), msg);
     }
 
@@ -152,7 +143,7 @@ class AntispamChainTest {
         assertTrue(early.output().contains("451 4.7.1"), early.describe("retry before the delay"));
         clock.advance(Duration.ofMinutes(6));
         swaks(strict, "127.0.0.6", "bob@example.test", "greylist me").assertSuccess();
-        String msg = awaitMessage(strict, "bob", "greylist me");
+        String msg = strict.awaitMessage("bob", "greylist me", DELIVERY);
         assertEquals(1, strict.messages("bob").stream().filter(m -> m.contains("greylist me")).count(), msg);
     }
 
@@ -163,7 +154,7 @@ class AntispamChainTest {
             assertTrue(r.output().contains("550 5.7.1"), r.describe(trick));
         }
         swaks(flagging, "127.0.0.3", "alice@example.test", "clean client delivers").assertSuccess();
-        String msg = awaitMessage(flagging, "alice", "clean client delivers");
+        String msg = flagging.awaitMessage("alice", "clean client delivers", DELIVERY);
         assertTrue(!msg.contains("X-Portcullis-Flag"), "a clean client is not flagged:\n" + msg);
     }
 }

@@ -31,6 +31,12 @@ public final class FakeTransaction implements Transaction {
         return Address.of(mailbox.substring(0, at), mailbox.substring(at + 1));
     }
 
+    /** Adds recipients ("local@domain"), as accepted RCPTs would. */
+    public FakeTransaction to(String... mailboxes) {
+        for (String m : mailboxes) recipients.add(address(m));
+        return this;
+    }
+
     @Override public Address sender() { return sender; }
     @Override public Map<String, String> mailParameters() { return Map.of(); }
     @Override public List<Address> recipients() { return recipients; }

@@ -144,6 +144,21 @@ public final class TestServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits until a message whose text contains {@code marker} is in {@code <mailbox>/new} and returns it: for
+     * tests that share one server and tell their messages apart by a subject or body of their own.
+     */
+    public String awaitMessage(String mailbox, String marker, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            var found = messages(mailbox).stream().filter(m -> m.contains(marker)).findFirst();
+            if (found.isPresent()) return found.get();
+            if (System.nanoTime() > deadline)
+                throw new AssertionError("no message with " + marker + " in " + mailbox + "/new within " + timeout);
+            sleep(20);
+        }
+    }
+
     /** Queue ids waiting in the spool (queue/messages without the .done files). */
     public List<String> queuedMessages() {
         Path messages = dataDir().resolve("queue").resolve("messages");

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.portcullis.testkit.TestTls;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -23,7 +24,6 @@ import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
-import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.SecureRandom;
@@ -40,12 +40,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
-import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.TrustManagerFactory;
-import javax.net.ssl.X509TrustManager;
+import javax.net.ssl.SSLSocketFactory;
 
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
 import org.bouncycastle.asn1.x500.X500Name;
@@ -154,13 +151,13 @@ class ServerTlsTest {
     @Test
     void clientThatVerifiesNothingCompletesTheHandshake() throws Exception {
         ServerTls server = ServerTls.selfSigned(dir, "localhost");
-        assertEquals("echo: hello over TLS", exchange(server, trustEverything(), "hello over TLS"));
+        assertEquals("echo: hello over TLS", exchange(server, TestTls.trustAll(), "hello over TLS"));
     }
 
     @Test
     void clientPinningTheGeneratedCertificateCompletesTheHandshake() throws Exception {
         ServerTls server = ServerTls.selfSigned(dir, "localhost");
-        assertEquals("echo: pinned", exchange(server, pinning(server.certificate()), "pinned"));
+        assertEquals("echo: pinned", exchange(server, TestTls.pinned(server.certificate()), "pinned"));
     }
 
     @Test
@@ -172,7 +169,7 @@ class ServerTlsTest {
         ExecutionException serverSide = assertThrows(ExecutionException.class, () -> {
             try (ServerSocket listener = listen()) {
                 Future<String> served = serve(other, listener);
-                assertThrows(SSLHandshakeException.class, () -> connect(pinning(pinned.certificate()), listener, "x"));
+                assertThrows(SSLHandshakeException.class, () -> connect(TestTls.pinned(pinned.certificate()), listener, "x"));
                 served.get(SOCKET_TIMEOUT_MS * 2L, TimeUnit.MILLISECONDS);
             }
         });
@@ -199,10 +196,10 @@ class ServerTlsTest {
     @Test
     void onlyTls12AndTls13AreOffered() throws Exception {
         ServerTls server = ServerTls.selfSigned(dir, "localhost");
-        SSLContext client = trustEverything();
+        SSLSocketFactory client = TestTls.trustAll();
         try (ServerSocket listener = listen()) {
             Future<String> served = serve(server, listener);
-            try (SSLSocket socket = (SSLSocket) client.getSocketFactory()
+            try (SSLSocket socket = (SSLSocket) client
                     .createSocket(InetAddress.getLoopbackAddress(), listener.getLocalPort())) {
                 socket.setSoTimeout(SOCKET_TIMEOUT_MS);
                 socket.setEnabledProtocols(new String[] {"TLSv1.2"});
@@ -225,7 +222,7 @@ class ServerTlsTest {
         Path key = Files.copy(dir.resolve("gen/selfsigned-key.pem"), copy.resolve("key.pem"));
         ServerTls loaded = ServerTls.fromPem(cert, key);
         assertEquals(generated.sha256Fingerprint(), loaded.sha256Fingerprint());
-        assertEquals("echo: loaded", exchange(loaded, pinning(generated.certificate()), "loaded"));
+        assertEquals("echo: loaded", exchange(loaded, TestTls.pinned(generated.certificate()), "loaded"));
     }
 
     @Test
@@ -237,7 +234,7 @@ class ServerTlsTest {
         Path key = writePem(dir.resolve("rsa-key.pem"), pair.getPrivate());
         assertTrue(Files.readString(key).startsWith("-----BEGIN RSA PRIVATE KEY-----"));
         ServerTls tls = ServerTls.fromPem(cert, key);
-        assertEquals("echo: rsa", exchange(tls, trustEverything(), "rsa"));
+        assertEquals("echo: rsa", exchange(tls, TestTls.trustAll(), "rsa"));
     }
 
     @Test
@@ -250,7 +247,7 @@ class ServerTlsTest {
                 + Files.readString(key));
         ServerTls tls = ServerTls.fromPem(cert, key);
         assertEquals(certificate(cert), tls.certificate());
-        assertEquals("echo: sec1", exchange(tls, trustEverything(), "sec1"));
+        assertEquals("echo: sec1", exchange(tls, TestTls.trustAll(), "sec1"));
     }
 
     @Test
@@ -274,7 +271,7 @@ class ServerTlsTest {
         ServerTls tls = ServerTls.fromPem(chain, key);
         assertEquals(leaf, tls.certificate());
         // The CA is the client's trust anchor here, so this also proves the intermediate is sent.
-        assertEquals("echo: chained", exchange(tls, pinning(ca), "chained"));
+        assertEquals("echo: chained", exchange(tls, TestTls.pinned(ca), "chained"));
 
         Path unrelated = Files.writeString(dir.resolve("unrelated.pem"),
                 pemText(leaf) + pemText(certificate(ecKeyPair(), "SHA256withECDSA")));
@@ -384,7 +381,7 @@ class ServerTlsTest {
         });
     }
 
-    private String exchange(ServerTls server, SSLContext client, String line) throws Exception {
+    private String exchange(ServerTls server, SSLSocketFactory client, String line) throws Exception {
         try (ServerSocket listener = listen()) {
             Future<String> served = serve(server, listener);
             String reply = connect(client, listener, line);
@@ -393,8 +390,8 @@ class ServerTlsTest {
         }
     }
 
-    private static String connect(SSLContext client, ServerSocket listener, String line) throws IOException {
-        try (SSLSocket socket = (SSLSocket) client.getSocketFactory()
+    private static String connect(SSLSocketFactory client, ServerSocket listener, String line) throws IOException {
+        try (SSLSocket socket = (SSLSocket) client
                 .createSocket(InetAddress.getLoopbackAddress(), listener.getLocalPort())) {
             socket.setSoTimeout(SOCKET_TIMEOUT_MS);
             socket.startHandshake();
@@ -417,28 +414,6 @@ class ServerTlsTest {
             if (b != '\r') line.write(b);
         }
         return line.toString(StandardCharsets.UTF_8);
-    }
-
-    private static SSLContext trustEverything() throws Exception {
-        X509TrustManager acceptAll = new X509TrustManager() {
-            @Override public void checkClientTrusted(X509Certificate[] chain, String authType) { }
-            @Override public void checkServerTrusted(X509Certificate[] chain, String authType) { }
-            @Override public X509Certificate[] getAcceptedIssuers() { return new X509Certificate[0]; }
-        };
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(null, new TrustManager[] {acceptAll}, null);
-        return context;
-    }
-
-    private static SSLContext pinning(X509Certificate pinned) throws Exception {
-        KeyStore store = KeyStore.getInstance("PKCS12");
-        store.load(null, null);
-        store.setCertificateEntry("pinned", pinned);
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(store);
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(null, tmf.getTrustManagers(), null);
-        return context;
     }
 
     private static KeyPair ecKeyPair() throws Exception {

@@ -4,8 +4,6 @@ import dev.portcullis.accounts.Accounts;
 import dev.portcullis.hook.DataContext;
 import dev.portcullis.hook.DataHook;
 import dev.portcullis.hook.HookResult;
-import dev.portcullis.hook.MailContext;
-import dev.portcullis.hook.MailHook;
 import dev.portcullis.hook.NoteKey;
 import dev.portcullis.hook.Plugin;
 import dev.portcullis.hook.PluginFactory;
@@ -31,14 +29,15 @@ import java.util.logging.Logger;
  *
  * Identity: the authenticated user, or for unauthenticated clients of the relay networks their /24 (/64).
  * Strangers sending to local users are not outbound mail and are not counted. Every message that reaches
- * DATA counts, with its recipients, in fixed windows kept in the state store (so a restart does not reset
+ * DATA counts — refused ones too, so a bot that keeps pushing after its 451s reaches the hard limit —, with
+ * its recipients, in fixed windows kept in the state store (so a restart does not reset
  * them): messages and recipients per hour and per day, distinct recipients per day, refused recipients per
  * hour. Past a soft limit the message gets 451 4.7.1 (a legitimate client retries later; a bot keeps
  * pushing). Past a hard limit the account is held: this message and every later submission are refused,
  * its messages still queued are put on hold, and the postmaster gets a notice with the figures.
  * {@code portcullis user release NAME} lifts it.
  */
-public final class OutboundPlugin implements MailHook, RcptHook, DataHook {
+public final class OutboundPlugin implements RcptHook, DataHook {
     private static final Logger LOG = Logger.getLogger("portcullis.outbound");
     private static final String NS = "outbound";
     private static final NoteKey<AtomicInteger> ATTEMPTS = NoteKey.of("outbound.rcpt-attempts", AtomicInteger.class);
@@ -67,20 +66,6 @@ public final class OutboundPlugin implements MailHook, RcptHook, DataHook {
             return "net:" + Cidr.parse(s.remoteAddress().getHostAddress() + "/" + (v6 ? 64 : ipv4Prefix));
         }
         return null;
-    }
-
-    /** Refuse at once while a soft limit is still exceeded, before the client sends anything. */
-    @Override public HookResult onMail(MailContext ctx) {
-        String id = identity(ctx.session());
-        if (id == null) return HookResult.declined();
-        for (Limit l : limits) {
-            long now = current(id, l);
-            if (l.soft() > 0 && now >= l.soft()) {
-                ctx.session().trace().add(name(), "mail", "denysoft", id + " at " + l.name() + " " + now + "/" + l.soft());
-                return HookResult.denySoft(451, "4.7.1", "Error: sending limit reached, try again later");
-            }
-        }
-        return HookResult.declined();
     }
 
     /** Counts RCPT attempts, to know at DATA how many were refused. */
@@ -147,10 +132,6 @@ public final class OutboundPlugin implements MailHook, RcptHook, DataHook {
             LOG.warning(() -> "outbound " + id + " over a hard limit: " + reason);
         }
         return HookResult.deny(554, "5.7.1", "Error: account held for review; contact the postmaster");
-    }
-
-    private long current(String id, Limit l) {
-        return store.get(NS, l.name() + ":" + id).map(Long::parseLong).orElse(0L);
     }
 
     /** Found by ServiceLoader under the name "outbound". */

@@ -11,18 +11,15 @@ import dev.portcullis.hook.DataContext;
 import dev.portcullis.hook.DisconnectContext;
 import dev.portcullis.hook.HookResult;
 import dev.portcullis.hook.MailContext;
-import dev.portcullis.hook.Notes;
 import dev.portcullis.hook.RcptContext;
 import dev.portcullis.hook.ResetContext;
 import dev.portcullis.hook.StateStore;
-import dev.portcullis.hook.Transaction;
 import dev.portcullis.testkit.FakeSession;
+import dev.portcullis.testkit.FakeTransaction;
+import dev.portcullis.testkit.MutableClock;
 import dev.portcullis.plugins.limit.LimitPlugin.Limits;
 import dev.portcullis.store.SqliteStateStore;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -38,31 +35,10 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(30)
 class LimitPluginTest {
 
-    /** A clock the test moves. */
-    static final class TestClock extends Clock {
-        volatile Instant now = Instant.parse("2025-01-01T00:00:00Z");
-        @Override public java.time.ZoneId getZone() { return ZoneOffset.UTC; }
-        @Override public Clock withZone(java.time.ZoneId zone) { return this; }
-        @Override public Instant instant() { return now; }
-    }
+    /** A transaction from a@remote.test holding {@code recipients}. */
+    static FakeTransaction tx(String... recipients) { return new FakeTransaction("a@remote.test").to(recipients); }
 
-    /** A transaction holding the recipients a test gives it. */
-    static final class FakeTx implements Transaction {
-        final List<Address> recipients = new ArrayList<>();
-        final Notes notes = new Notes();
-        @Override public Address sender() { return Address.of("a", "remote.test"); }
-        @Override public Map<String, String> mailParameters() { return Map.of(); }
-        @Override public List<Address> recipients() { return recipients; }
-        @Override public String queueId() { return "Q"; }
-        @Override public Notes notes() { return notes; }
-        @Override public void addHeader(String name, String value) {}
-        FakeTx add(int n) {
-            for (int i = 0; i < n; i++) recipients.add(Address.of("u" + recipients.size(), "example.test"));
-            return this;
-        }
-    }
-
-    final TestClock clock = new TestClock();
+    final MutableClock clock = new MutableClock();
     final SqliteStateStore store = SqliteStateStore.inMemory(clock);
 
     @AfterEach
@@ -203,7 +179,7 @@ class LimitPluginTest {
         assertRefused(arrive(p, fourth), 421, "4.7.0");
         assertTrue(fourth.trace().entries().getLast().reason().contains("4 connections"), fourth.trace().toString());
         assertSame(HookResult.DECLINED, arrive(p, new FakeSession("198.51.100.8")));
-        clock.now = clock.now.plus(Duration.ofSeconds(61));
+        clock.advance(Duration.ofSeconds(61));
         assertSame(HookResult.DECLINED, arrive(p, new FakeSession("198.51.100.7")), "a new minute, a new count");
     }
 
@@ -223,11 +199,11 @@ class LimitPluginTest {
 
     // ---- messages and recipients ------------------------------------------------------------------
 
-    static HookResult mail(LimitPlugin p, FakeSession s, FakeTx tx) {
+    static HookResult mail(LimitPlugin p, FakeSession s, FakeTransaction tx) {
         return p.onMail(new MailContext(s, tx, tx.sender(), Map.of()));
     }
 
-    static HookResult rcpt(LimitPlugin p, FakeSession s, FakeTx tx) {
+    static HookResult rcpt(LimitPlugin p, FakeSession s, FakeTransaction tx) {
         return p.onRcpt(new RcptContext(s, tx, Address.of("x", "example.test"), Map.of()));
     }
 
@@ -236,15 +212,15 @@ class LimitPluginTest {
         LimitPlugin p = plugin(0, 0, 2, 0);
         FakeSession s = new FakeSession("198.51.100.7");
         for (int i = 0; i < 2; i++) {
-            FakeTx tx = new FakeTx().add(1);
+            FakeTransaction tx = tx("u0@example.test");
             assertSame(HookResult.DECLINED, mail(p, s, tx));
             p.onData(new DataContext(s, tx, false));
         }
-        assertRefused(mail(p, s, new FakeTx()), 451, "4.7.1");
+        assertRefused(mail(p, s, tx()), 451, "4.7.1");
         assertTrue(s.trace().entries().getLast().reason().contains("2 messages"));
         FakeSession fresh = new FakeSession("198.51.100.7");
-        assertSame(HookResult.DECLINED, mail(p, fresh, new FakeTx()), "a new connection starts at zero");
-        assertSame(HookResult.DECLINED, mail(p, new FakeSession("198.51.100.7").authenticated("alice"), new FakeTx()));
+        assertSame(HookResult.DECLINED, mail(p, fresh, tx()), "a new connection starts at zero");
+        assertSame(HookResult.DECLINED, mail(p, new FakeSession("198.51.100.7").authenticated("alice"), tx()));
     }
 
     @Test
@@ -252,7 +228,7 @@ class LimitPluginTest {
         LimitPlugin p = plugin(0, 0, 1, 0);
         FakeSession s = new FakeSession("198.51.100.7");
         for (int i = 0; i < 5; i++) {
-            FakeTx tx = new FakeTx().add(1);
+            FakeTransaction tx = tx("u0@example.test");
             assertSame(HookResult.DECLINED, mail(p, s, tx));
             p.onReset(new ResetContext(s, tx));
         }
@@ -262,14 +238,14 @@ class LimitPluginTest {
     void recipientsCountAcrossTransactionsIncludingAbandonedOnes() {
         LimitPlugin p = plugin(0, 0, 0, 5);
         FakeSession s = new FakeSession("198.51.100.7");
-        FakeTx first = new FakeTx().add(2);
+        FakeTransaction first = tx("u0@example.test", "u1@example.test");
         p.onData(new DataContext(s, first, false));
         p.onReset(new ResetContext(s, first)); // a reset after DATA must not count them twice
-        FakeTx second = new FakeTx().add(2);
+        FakeTransaction second = tx("u0@example.test", "u1@example.test");
         p.onReset(new ResetContext(s, second)); // RSET: still counted
-        FakeTx third = new FakeTx();
+        FakeTransaction third = tx();
         assertSame(HookResult.DECLINED, rcpt(p, s, third)); // 4 so far: the fifth may be asked for
-        third.add(1);
+        third.to("u0@example.test");
         assertRefused(rcpt(p, s, third), 451, "4.7.1");
         assertTrue(s.trace().entries().getLast().reason().contains("5 recipients"), s.trace().toString());
     }

@@ -16,6 +16,9 @@ import org.junit.jupiter.api.io.TempDir;
 /** SPF through a real server: the client's source address decides pass or fail against the test zone. */
 @Timeout(60)
 class SpfPluginTest {
+    /** Tests share one server: each finds its message in alice's Maildir by a marker of its own. */
+    static final Duration DELIVERY = Duration.ofSeconds(10);
+
     @TempDir static Path dir;
     static TestDns dns;
     static TestServer server;
@@ -44,20 +47,9 @@ class SpfPluginTest {
                 "--body", body);
     }
 
-    /** The message in alice's Maildir whose body has {@code marker} (tests share one server). */
-    private static String awaitMessage(String marker) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (System.nanoTime() < deadline) {
-            var found = server.messages("alice").stream().filter(m -> m.contains(marker)).findFirst();
-            if (found.isPresent()) return found.get();
-            Thread.sleep(20);
-        }
-        throw new AssertionError("no message with " + marker + " in alice's Maildir");
-    }
-
     @Test void passAddsReceivedSpfHeader() throws Exception {
         send("a@strict.test", "127.0.0.2", "spf pass").assertSuccess();
-        String msg = awaitMessage("spf pass");
+        String msg = server.awaitMessage("alice", "spf pass", DELIVERY);
         assertTrue(msg.contains("Received-SPF: pass"), msg);
         assertTrue(msg.contains("client-ip=127.0.0.2"), msg);
     }
@@ -71,7 +63,7 @@ class SpfPluginTest {
 
     @Test void softfailIsFlaggedNotRefused() throws Exception {
         send("a@soft.test", "127.0.0.4", "spf softfail").assertSuccess();
-        String msg = awaitMessage("spf softfail");
+        String msg = server.awaitMessage("alice", "spf softfail", DELIVERY);
         assertTrue(msg.contains("Received-SPF: softfail"), msg);
         assertTrue(msg.contains("X-Portcullis-Flag: spf (mail)"), msg);
     }
@@ -83,7 +75,7 @@ class SpfPluginTest {
 
     @Test void permerrorIsFlagged() throws Exception {
         send("a@broken.test", "127.0.0.6", "spf permerror").assertSuccess();
-        String msg = awaitMessage("spf permerror");
+        String msg = server.awaitMessage("alice", "spf permerror", DELIVERY);
         assertTrue(msg.contains("Received-SPF: permerror"), msg);
     }
 }
