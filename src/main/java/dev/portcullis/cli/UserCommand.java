@@ -30,7 +30,7 @@ import picocli.CommandLine.Unmatched;
  * the file at each lookup, so no restart). Exit codes follow sysexits.h: 0 done, 64 usage, 65 bad data,
  * 67 no such account, 74 database trouble, 78 configuration error. Errors are one line on standard error.
  */
-@Command(name = "user", exitCodeOnInvalidInput = 64,
+@Command(name = "user", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true,
         description = {"Manage accounts: their passwords, addresses and standing. Changes apply to a running server at once.",
                 "Passwords are read at the terminal (typed twice) or as the first line of standard input, never from the command line."},
         subcommands = {UserCommand.Add.class, UserCommand.Passwd.class, UserCommand.Address.class, UserCommand.Delete.class,
@@ -120,7 +120,7 @@ public final class UserCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "add", exitCodeOnInvalidInput = 64, description = {"Create an account, asking for its password.",
+    @Command(name = "add", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true, description = {"Create an account, asking for its password.",
             "Without --address it gets NAME@<first local domain>."})
     static final class Add extends WithPassword {
         @Parameters(index = "0", paramLabel = "NAME", description = "Account and mailbox name: a-z 0-9 . _ -")
@@ -145,7 +145,7 @@ public final class UserCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "passwd", exitCodeOnInvalidInput = 64, description = "Set a new password for an account.")
+    @Command(name = "passwd", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true, description = "Set a new password for an account.")
     static final class Passwd extends WithPassword {
         @Parameters(index = "0", paramLabel = "NAME") String name;
 
@@ -162,7 +162,7 @@ public final class UserCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "address", exitCodeOnInvalidInput = 64,
+    @Command(name = "address", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true,
             description = "Set the addresses of an account (replacing the ones it has).")
     static final class Address extends Base {
         @Parameters(index = "0", paramLabel = "NAME") String name;
@@ -178,7 +178,7 @@ public final class UserCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "delete", exitCodeOnInvalidInput = 64,
+    @Command(name = "delete", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true,
             description = "Delete an account and its addresses. Its mailbox stays on disk.")
     static final class Delete extends Base {
         @Parameters(index = "0", paramLabel = "NAME") String name;
@@ -192,7 +192,7 @@ public final class UserCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "list", exitCodeOnInvalidInput = 64, description = {
+    @Command(name = "list", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true, description = {
             "List the accounts: name, addresses, creation time, and HELD: <reason> or LOCKED OUT until <time> when so."})
     static final class ListAccounts extends Base {
         @Override int run(SqliteAccounts accounts) {
@@ -226,7 +226,7 @@ public final class UserCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "hold", exitCodeOnInvalidInput = 64, description = {
+    @Command(name = "hold", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true, description = {
             "Hold an account: it may not submit mail (the server answers 554) until released."})
     static final class Hold extends Base {
         @Parameters(index = "0", paramLabel = "NAME") String name;
@@ -242,7 +242,7 @@ public final class UserCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "release", exitCodeOnInvalidInput = 64,
+    @Command(name = "release", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true,
             description = "Lift a hold and a brute-force lockout from an account.")
     static final class Release extends Base {
         @Parameters(index = "0", paramLabel = "NAME") String name;

@@ -28,7 +28,7 @@ class CheckCommandTest {
         dns.a("2.0.0.127.bl.test", "127.0.0.2")
                 .ptr("192.0.2.10", "mail.good.test").a("mail.good.test", "192.0.2.10")
                 .txt("good.test", "v=spf1 ip4:192.0.2.10 -all").mx("good.test", 10, "mail.good.test");
-        config = TestServer.in(dir).section("dns", dns.configToml().replace("[dns]\n", ""))
+        config = TestServer.in(dir).dns(dns)
                 .toml("""
                         [[plugin]]
                         name = "dnsbl"

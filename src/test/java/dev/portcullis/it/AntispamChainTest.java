@@ -82,10 +82,8 @@ class AntispamChainTest {
             dns.ptr(ip, name).a(name, ip);
         }
         dns.a("client.remote.test", "127.0.0.3").mx("remote.test", 10, "mx.remote.test");
-        String dnsToml = dns.configToml().replace("[dns]\n", "");
-        strict = TestServer.in(strictDir).clock(clock).section("dns", dnsToml)
-                .toml(chain("reject", "reject", true)).start();
-        flagging = TestServer.in(flagDir).section("dns", dnsToml).toml(chain("flag", "flag", false)).start();
+        strict = TestServer.in(strictDir).clock(clock).dns(dns).toml(chain("reject", "reject", true)).start();
+        flagging = TestServer.in(flagDir).dns(dns).toml(chain("flag", "flag", false)).start();
     }
 
     @AfterAll static void stop() {

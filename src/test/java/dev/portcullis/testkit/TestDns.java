@@ -74,9 +74,9 @@ public final class TestDns implements AutoCloseable {
 
     public InetSocketAddress address() { return new InetSocketAddress(InetAddress.getLoopbackAddress(), udp.getLocalPort()); }
 
-    /** TOML for the server's [dns] section pointing at this server. */
-    public String configToml() {
-        return "[dns]\nservers = [\"127.0.0.1:" + udp.getLocalPort() + "\"]\ntimeout = \"500ms\"\nretries = 0\n";
+    /** The body of a server's [dns] section pointing at this server (see {@link TestServer.Builder#dns}). */
+    public String settingsToml() {
+        return "servers = [\"127.0.0.1:" + udp.getLocalPort() + "\"]\ntimeout = \"500ms\"\nretries = 0\n";
     }
 
     /** A client of this server with a short timeout, for plugin unit tests. */

@@ -63,6 +63,9 @@ public final class TestServer implements AutoCloseable {
             return this;
         }
 
+        /** Resolves through {@code dns}: the [dns] section points at that in-process server. */
+        public Builder dns(TestDns dns) { return section("dns", dns.settingsToml()); }
+
         /** Adds a [[listener]]; without any, one mx listener on 127.0.0.1 port 0 is configured. */
         public Builder listener(String address, int port, String role) {
             listeners.add("address = \"" + address + "\"\nport = " + port + "\nrole = \"" + role + "\"\n");

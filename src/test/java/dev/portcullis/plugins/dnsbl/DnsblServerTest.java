@@ -44,7 +44,7 @@ class DnsblServerTest {
 
     void start(String plugins) throws Exception {
         server = TestServer.in(dir)
-                .section("dns", dns.configToml().substring("[dns]\n".length()))
+                .dns(dns)
                 .toml(plugins + "\n[[plugin]]\nname = \"rcpt\"\n\n[[plugin]]\nname = \"relay\"\n")
                 .start();
     }

@@ -42,7 +42,7 @@ class FcrdnsServerTest {
 
     void start(String settings) throws Exception {
         server = TestServer.in(dir)
-                .section("dns", dns.configToml().substring("[dns]\n".length()))
+                .dns(dns)
                 .toml("[[plugin]]\nname = \"fcrdns\"\n" + settings + "\n\n[[plugin]]\nname = \"rcpt\"\n\n[[plugin]]\nname = \"relay\"\n")
                 .start();
     }

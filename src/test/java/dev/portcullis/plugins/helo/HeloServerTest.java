@@ -42,8 +42,8 @@ class HeloServerTest {
 
     /** A server whose chain is helo (with these settings), rcpt and relay. */
     TestServer start(String heloSettings) throws Exception {
-        return TestServer.in(dir).toml(dns.configToml()
-                + "[[plugin]]\nname = \"helo\"\n" + heloSettings + "\n"
+        return TestServer.in(dir).dns(dns).toml(
+                "[[plugin]]\nname = \"helo\"\n" + heloSettings + "\n"
                 + "[[plugin]]\nname = \"rcpt\"\n[[plugin]]\nname = \"relay\"\n").start();
     }
 
@@ -131,8 +131,8 @@ class HeloServerTest {
         assertTrue(msg.contains("X-Portcullis-Score: 1.0"), msg);
 
         server.close();
-        server = TestServer.in(dir).toml(dns.configToml()
-                + "[[plugin]]\nname = \"helo\"\nnot_fqdn = \"reject\"\ndefer_to_rcpt = false\n"
+        server = TestServer.in(dir).dns(dns).toml(
+                "[[plugin]]\nname = \"helo\"\nnot_fqdn = \"reject\"\ndefer_to_rcpt = false\n"
                 + "[[plugin]]\nname = \"rcpt\"\n[[plugin]]\nname = \"relay\"\n").start();
         try (SmtpScript c = SmtpScript.open(server.port())) {
             c.command("EHLO good.example", 250, null);
@@ -145,8 +145,8 @@ class HeloServerTest {
 
     @Test
     void relayClientsAreNotChecked() throws Exception {
-        server = TestServer.in(dir).section("relay", "networks = [\"127.0.0.6/32\"]").toml(dns.configToml()
-                + "[[plugin]]\nname = \"helo\"\ndefer_to_rcpt = false\n[[plugin]]\nname = \"rcpt\"\n[[plugin]]\nname = \"relay\"\n")
+        server = TestServer.in(dir).section("relay", "networks = [\"127.0.0.6/32\"]").dns(dns).toml(
+                "[[plugin]]\nname = \"helo\"\ndefer_to_rcpt = false\n[[plugin]]\nname = \"rcpt\"\n[[plugin]]\nname = \"relay\"\n")
                 .start();
         try (SmtpScript c = SmtpScript.openFrom("127.0.0.6", server.port())) {
             c.command("EHLO 192.0.2.1", 250, null);

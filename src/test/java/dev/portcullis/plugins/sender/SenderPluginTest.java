@@ -23,7 +23,7 @@ class SenderPluginTest {
         dns.mx("withmx.test", 10, "mx.withmx.test").a("onlya.test", "192.0.2.1").aaaa("onlyaaaa.test", "2001:db8::1")
                 .mx("nullmx.test", 0, ".").txt("txtonly.test", "nothing to receive mail with").timeout("slow.test");
         server = TestServer.in(dir)
-                .section("dns", dns.configToml().replace("[dns]\n", ""))
+                .dns(dns)
                 .toml("[[plugin]]\nname = \"sender\"\n[[plugin]]\nname = \"relay\"\n[[plugin]]\nname = \"rcpt\"\n")
                 .start();
     }

@@ -32,7 +32,7 @@ class SpfPluginTest {
                 .txt("broken.test", "v=spf1 ip4:999.1.1.1 -all")
                 .timeout("slow.test");
         server = TestServer.in(dir)
-                .section("dns", dns.configToml().replace("[dns]\n", ""))
+                .dns(dns)
                 .toml("[[plugin]]\nname = \"spf\"\n[[plugin]]\nname = \"relay\"\n[[plugin]]\nname = \"rcpt\"\n")
                 .start();
     }
