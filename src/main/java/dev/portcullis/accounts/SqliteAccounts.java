@@ -56,8 +56,8 @@ public final class SqliteAccounts implements Accounts, AutoCloseable {
     /** RFC 5322 dot-atom local part (atext, dots only between atoms); quoted local parts are not offered. */
     private static final Pattern LOCAL_PART = Pattern.compile("[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*");
     /**
-     * A hash of 32 random characters, since forgotten, with the current parameters, for unknown names: verifying against
-     * it costs what verifying a real account costs. (The tests check it is current and well-formed.)
+     * For unknown names: a hash of 32 random characters (since forgotten) with the current parameters, so
+     * verifying against it costs what a real account costs. The tests check that it stays current.
      */
     static final String DUMMY_HASH =
             "$argon2id$v=19$m=19456,t=2,p=1$WpYmFVEhzRm+w7HySip93g$kvvEhFrYM2WOWEauUGbLNTXWWqDz/PkTUR8Kgk1IwkY";

@@ -30,18 +30,21 @@ import picocli.CommandLine.Unmatched;
  * the file at each lookup, so no restart). Exit codes follow sysexits.h: 0 done, 64 usage, 65 bad data,
  * 67 no such account, 74 database trouble, 78 configuration error. Errors are one line on standard error.
  */
-@Command(name = "user", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true,
+@Command(name = "user", exitCodeOnInvalidInput = 64,
         description = {"Manage accounts: their passwords, addresses and standing. Changes apply to a running server at once.",
                 "Passwords are read at the terminal (typed twice) or as the first line of standard input, never from the command line."},
         subcommands = {UserCommand.Add.class, UserCommand.Passwd.class, UserCommand.Address.class, UserCommand.Delete.class,
                 UserCommand.ListAccounts.class, UserCommand.Hold.class, UserCommand.Release.class})
 public final class UserCommand implements Callable<Integer> {
-    /** Kept by the auth plugin in data_dir/state.db: key = account name, value = ISO-8601 end of the lockout. */
-    static final String LOCKOUT = "auth-lockout";
-    /** The auth plugin's failure counter per account; cleared by release so one more failure does not re-lock. */
+    /** Kept by the server's login guard in data_dir/state.db: key = account name, value = ISO-8601 end of the lockout. */
+    static final String LOCKOUT = dev.portcullis.accounts.LoginGuard.ACCOUNT_LOCKOUT; // written by the server
+    /** The login guard's failure count per account; cleared by release so one more failure does not re-lock. */
     static final String FAILURES = "auth-fail-user";
 
     @Spec CommandSpec spec;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    boolean help;
 
     @Override public Integer call() {
         System.err.println("portcullis: user: a subcommand is required");
@@ -52,6 +55,9 @@ public final class UserCommand implements Callable<Integer> {
     /** What every subcommand shares: --config, loading, opening the accounts, and turning errors into exit codes. */
     abstract static class Base implements Callable<Integer> {
         @Mixin ConfigOption config;
+
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+        boolean help;
 
         /** Caught here rather than by picocli, so a password typed as an argument is not echoed in the error. */
         @Unmatched List<String> unmatched = new ArrayList<>();
@@ -103,7 +109,19 @@ public final class UserCommand implements Callable<Integer> {
                 System.err.println("portcullis: user: note: " + name + " is also a [local] alias; the account's own addresses take precedence");
         }
 
-        /** The auth plugin's lockout store, or none when the server has never created it. */
+        /** Deletes the account's lockout and failure count; true if a lockout was in force. */
+        boolean clearLockout(String name) {
+            Optional<SqliteStateStore> store = stateStore();
+            if (store.isEmpty()) return false;
+            try (SqliteStateStore s = store.get()) {
+                boolean locked = s.get(LOCKOUT, name).isPresent();
+                s.delete(LOCKOUT, name);
+                s.delete(FAILURES, name);
+                return locked;
+            }
+        }
+
+        /** The login guard's state store, or none when the server has never created it. */
         Optional<SqliteStateStore> stateStore() {
             Path file = cfg.stateFile();
             return Files.exists(file) ? Optional.of(new SqliteStateStore(file, Clock.systemUTC())) : Optional.empty();
@@ -120,7 +138,7 @@ public final class UserCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "add", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true, description = {"Create an account, asking for its password.",
+    @Command(name = "add", exitCodeOnInvalidInput = 64, description = {"Create an account, asking for its password.",
             "Without --address it gets NAME@<first local domain>."})
     static final class Add extends WithPassword {
         @Parameters(index = "0", paramLabel = "NAME", description = "Account and mailbox name: a-z 0-9 . _ -")
@@ -145,7 +163,7 @@ public final class UserCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "passwd", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true, description = "Set a new password for an account.")
+    @Command(name = "passwd", exitCodeOnInvalidInput = 64, description = "Set a new password for an account.")
     static final class Passwd extends WithPassword {
         @Parameters(index = "0", paramLabel = "NAME") String name;
 
@@ -162,7 +180,7 @@ public final class UserCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "address", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true,
+    @Command(name = "address", exitCodeOnInvalidInput = 64,
             description = "Set the addresses of an account (replacing the ones it has).")
     static final class Address extends Base {
         @Parameters(index = "0", paramLabel = "NAME") String name;
@@ -178,7 +196,7 @@ public final class UserCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "delete", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true,
+    @Command(name = "delete", exitCodeOnInvalidInput = 64,
             description = "Delete an account and its addresses. Its mailbox stays on disk.")
     static final class Delete extends Base {
         @Parameters(index = "0", paramLabel = "NAME") String name;
@@ -186,13 +204,14 @@ public final class UserCommand implements Callable<Integer> {
         @Override int run(SqliteAccounts accounts) {
             require(accounts, name);
             accounts.delete(name);
+            clearLockout(name); // a new account of the same name starts clean
             Path mailbox = cfg.mailDir().resolve(name);
             System.out.println("deleted " + name + (Files.isDirectory(mailbox) ? "; its mail is still in " + mailbox : ""));
             return 0;
         }
     }
 
-    @Command(name = "list", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true, description = {
+    @Command(name = "list", exitCodeOnInvalidInput = 64, description = {
             "List the accounts: name, addresses, creation time, and HELD: <reason> or LOCKED OUT until <time> when so."})
     static final class ListAccounts extends Base {
         @Override int run(SqliteAccounts accounts) {
@@ -226,7 +245,7 @@ public final class UserCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "hold", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true, description = {
+    @Command(name = "hold", exitCodeOnInvalidInput = 64, description = {
             "Hold an account: it may not submit mail (the server answers 554) until released."})
     static final class Hold extends Base {
         @Parameters(index = "0", paramLabel = "NAME") String name;
@@ -242,7 +261,7 @@ public final class UserCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "release", exitCodeOnInvalidInput = 64, mixinStandardHelpOptions = true,
+    @Command(name = "release", exitCodeOnInvalidInput = 64,
             description = "Lift a hold and a brute-force lockout from an account.")
     static final class Release extends Base {
         @Parameters(index = "0", paramLabel = "NAME") String name;
@@ -251,15 +270,7 @@ public final class UserCommand implements Callable<Integer> {
             require(accounts, name);
             boolean wasHeld = accounts.find(name).orElseThrow().held();
             accounts.release(name);
-            boolean wasLocked = false;
-            Optional<SqliteStateStore> store = stateStore();
-            if (store.isPresent()) {
-                try (SqliteStateStore s = store.get()) {
-                    wasLocked = s.get(LOCKOUT, name).isPresent();
-                    s.delete(LOCKOUT, name);
-                    s.delete(FAILURES, name);
-                }
-            }
+            boolean wasLocked = clearLockout(name);
             List<String> lifted = new ArrayList<>();
             if (wasHeld) lifted.add("hold lifted");
             if (wasLocked) lifted.add("lockout lifted");

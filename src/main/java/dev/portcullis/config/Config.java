@@ -19,6 +19,7 @@ public record Config(
         List<Cidr> relayNetworks,
         List<Cidr> allowNetworks,
         Dns dns,
+        dev.portcullis.accounts.LoginGuard.Settings login,
         List<PluginEntry> plugins) {
 
     /** The resolver: servers as host:port (empty = the system's), per-try timeout, retries, TTL cache. */

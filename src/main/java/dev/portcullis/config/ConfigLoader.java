@@ -120,10 +120,19 @@ public final class ConfigLoader {
                 dns.integer("retries", 1, 0, 10), dns.bool("cache", true));
         dns.finish();
 
+        Section login = root.table("login");
+        var d = dev.portcullis.accounts.LoginGuard.Settings.DEFAULT;
+        var loginConfig = new dev.portcullis.accounts.LoginGuard.Settings(
+                login.integer("max_failures", d.maxFailures(), 1, 1000),
+                login.positiveDuration("failure_window", d.window()),
+                login.positiveDuration("lockout", d.lockout()),
+                login.duration("failure_delay", d.failureDelay()));
+        login.finish();
+
         List<Config.PluginEntry> plugins = plugins(root, source);
         root.finish();
         return new Config(source, hostname, dataDir, listeners, smtpConfig, tlsConfig, local,
-                List.copyOf(relayNetworks), allowNetworks, dnsConfig, plugins);
+                List.copyOf(relayNetworks), allowNetworks, dnsConfig, loginConfig, plugins);
     }
 
     private static List<Config.Listener> listeners(Section root, String source) {

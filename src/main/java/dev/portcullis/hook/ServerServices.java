@@ -26,6 +26,11 @@ public interface ServerServices {
         throw new UnsupportedOperationException("no queue in this environment");
     }
 
+    /** Password checks with the shared brute-force lockout ([login] settings). */
+    default dev.portcullis.accounts.LoginGuard loginGuard() {
+        throw new UnsupportedOperationException("no accounts in this environment");
+    }
+
     /** The accounts of the people who send and read mail here (none in a bare plugin test). */
     default dev.portcullis.accounts.Accounts accounts() {
         throw new UnsupportedOperationException("no accounts in this environment");

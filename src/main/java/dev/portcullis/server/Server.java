@@ -1,5 +1,6 @@
 package dev.portcullis.server;
 
+import dev.portcullis.accounts.LoginGuard;
 import dev.portcullis.accounts.SqliteAccounts;
 import dev.portcullis.config.Config;
 import dev.portcullis.config.ConfiguredRecipients;
@@ -58,7 +59,7 @@ public final class Server implements AutoCloseable {
         this.delivery = new DeliveryAgent(new LocalDelivery(spool, recipients, config.mailDir(), config.hostname()));
         String postmasterDomain = postmasterDomain(config);
         Services services = new Services(clock, config.hostname(), config.dataDir(), recipients, dns(config), store,
-                accounts, spool, delivery::submit, postmasterDomain);
+                accounts, new LoginGuard(accounts, store, clock, config.login()), spool, delivery::submit, postmasterDomain);
         this.plugins = PluginLoader.load(config, services);
         delivery.start(recovered);
 
@@ -104,7 +105,8 @@ public final class Server implements AutoCloseable {
              var accounts = SqliteAccounts.open(dir, config.local().domains())) {
             var recipients = new ConfiguredRecipients(config.local());
             return work.apply(new Services(Clock.systemUTC(), config.hostname(), config.dataDir(), recipients, dns(config),
-                    state, accounts, null, id -> {}, postmasterDomain(config)));
+                    state, accounts, new LoginGuard(accounts, state, Clock.systemUTC(), config.login()), null, id -> {},
+                    postmasterDomain(config)));
         } finally {
             try (var files = Files.walk(dir)) {
                 files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());

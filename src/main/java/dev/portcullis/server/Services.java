@@ -1,6 +1,7 @@
 package dev.portcullis.server;
 
 import dev.portcullis.accounts.Accounts;
+import dev.portcullis.accounts.LoginGuard;
 import dev.portcullis.dns.Dns;
 import dev.portcullis.hook.Address;
 import dev.portcullis.hook.LocalRecipients;
@@ -25,7 +26,7 @@ import java.util.logging.Logger;
 
 /** What the server lends its plugins. The queue operations go through the spool, like everything else. */
 record Services(Clock clock, String hostname, Path dataDir, LocalRecipients localRecipients, Dns dns, StateStore store,
-                Accounts accounts, Spool spool, Consumer<String> queued, String postmasterDomain)
+                Accounts accounts, LoginGuard loginGuard, Spool spool, Consumer<String> queued, String postmasterDomain)
         implements ServerServices {
     private static final Logger LOG = Logger.getLogger("portcullis.server");
     private static final DateTimeFormatter DATE = DateTimeFormatter.ofPattern("EEE, d MMM yyyy HH:mm:ss Z", Locale.US);

@@ -127,6 +127,16 @@ class UserCommandTest {
         assertEquals(67, user("", "delete", "alice").exit());
     }
 
+    @Test void aDeletedAccountLeavesNoLockoutForTheNextOfItsName() {
+        assertEquals(0, user("pw\n", "add", "alice").exit());
+        try (SqliteStateStore store = new SqliteStateStore(data.resolve("state.db"), Clock.systemUTC())) {
+            store.put(UserCommand.LOCKOUT, "alice", Instant.now().plusSeconds(900).toString(), Duration.ofMinutes(15));
+        }
+        assertEquals(0, user("", "delete", "alice").exit());
+        assertEquals(0, user("pw\n", "add", "alice").exit());
+        assertFalse(user("", "list").out().contains("LOCKED"));
+    }
+
     @Test void addressSetsTheAddresses() {
         assertEquals(0, user("pw\n", "add", "alice").exit());
         Output a = user("", "address", "alice", "alice@example.test", "info@example.org");

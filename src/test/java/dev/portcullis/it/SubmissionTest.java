@@ -47,11 +47,10 @@ class SubmissionTest {
     @BeforeEach void start() throws Exception {
         server = TestServer.in(dir).clock(clock)
                 .listener("127.0.0.1", 0, "mx").listener("127.0.0.1", 0, "submission").listener("127.0.0.1", 0, "submissions")
+                .section("login", "failure_delay = \"0s\"\nlockout = \"15m\"\n")
                 .toml("""
                         [[plugin]]
                         name = "auth"
-                        failure_delay = "0s"
-                        lockout = "15m"
                         [[plugin]]
                         name = "outbound"
                         messages_per_hour = 3

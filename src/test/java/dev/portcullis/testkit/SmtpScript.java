@@ -23,7 +23,8 @@ import javax.net.ssl.SSLSocketFactory;
  * one write, broken line endings, whatever the test needs) and parses replies strictly (RFC 5321 4.2:
  * {@code ddd-text} continuation lines, then {@code ddd text}). Its read buffer is its own, so a test can
  * assert that nothing at all arrived ({@link #readAvailableFor}) or that no plaintext byte is left over when
- * it starts TLS.
+ * it starts TLS. It can connect from any 127.x.y.z source address ({@link #connectFrom}), so one test can play
+ * several clients, and leave politely ({@link #quit}) or abruptly ({@link #kill}).
  */
 public final class SmtpScript implements AutoCloseable {
 
@@ -37,7 +38,7 @@ public final class SmtpScript implements AutoCloseable {
         public String text() { return lines.getFirst(); }
 
         public boolean is(int expected, String enhanced) {
-            return code == expected && (enhanced == null || text().startsWith(enhanced + " ") || text().equals(enhanced));
+            return code == expected && (enhanced == null || enhanced.equals(enhanced()));
         }
 
         /** The enhanced status code (RFC 3463) that starts the first line, such as "5.7.1", or null. */
