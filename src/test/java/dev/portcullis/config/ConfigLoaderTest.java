@@ -55,14 +55,18 @@ class ConfigLoaderTest {
         Config c = ConfigLoader.embedded(dir);
         assertEquals("localhost", c.hostname());
         assertEquals(dir.resolve("data"), c.dataDir());
-        assertEquals(List.of(new Config.Listener("127.0.0.1", 2525, "mx")), c.listeners());
+        assertEquals(List.of(new Config.Listener("127.0.0.1", 2525, "mx"), new Config.Listener("127.0.0.1", 2587, "submission"),
+                new Config.Listener("127.0.0.1", 2465, "submissions")), c.listeners());
         assertEquals(new Config.Smtp(25L << 20, 100, 100, 10, false, Duration.ofMinutes(5), Duration.ofMinutes(3), "ESMTP Portcullis"),
                 c.smtp());
         assertEquals(List.of("localhost"), c.local().domains());
         assertEquals(List.of("postmaster"), c.local().users());
         assertEquals(Map.of("abuse", List.of("postmaster")), c.local().aliases());
         assertEquals(List.of(), c.relayNetworks());
-        assertEquals(List.of("relay", "rcpt"), c.plugins().stream().map(Config.PluginEntry::name).toList());
+        assertEquals(List.of("auth", "outbound", "limit", "earlytalker", "fcrdns", "helo", "sender", "spf", "karma", "greylist",
+                "relay", "rcpt"), c.plugins().stream().map(Config.PluginEntry::name).toList(), "the anti-spam chain is on by default");
+        assertEquals(List.of(dev.portcullis.net.Cidr.parse("127.0.0.0/8"), dev.portcullis.net.Cidr.parse("::1/128")),
+                c.allowNetworks(), "loopback, the only place the first run listens, is trusted");
         assertEquals(null, c.tls().certificate());
         assertTrue(c.source().contains(ConfigLoader.EMBEDDED));
     }
@@ -71,7 +75,8 @@ class ConfigLoaderTest {
     void emptyFileMeansTheDefaults() {
         Config c = parse("");
         assertEquals("localhost", c.hostname());
-        assertEquals(List.of(new Config.Listener("127.0.0.1", 2525, "mx")), c.listeners());
+        assertEquals(List.of(new Config.Listener("127.0.0.1", 2525, "mx"), new Config.Listener("127.0.0.1", 2587, "submission"),
+                new Config.Listener("127.0.0.1", 2465, "submissions")), c.listeners());
         assertEquals(ConfigLoader.embedded(dir).smtp(), c.smtp());
         assertEquals(ConfigLoader.DEFAULT_CHAIN, c.plugins().stream().map(Config.PluginEntry::name).toList());
         assertEquals(List.of("localhost"), c.local().domains());
