@@ -26,10 +26,14 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "sendmail", exitCodeOnInvalidInput = 64, exitCodeOnExecutionException = 70,
         description = {
-                "Submit a message read from standard input, like sendmail(8): it is queued in the maildrop",
-                "(data_dir/maildrop) for the server to pick up, and counts against the local user who runs this.",
-                "Accepted and ignored: -oX (all -o options but -oi, e.g. -odi -odb -oem), -bm, -v, -U, -B type,",
-                "-N dsn, -R ret, -V envid."})
+                "Submit a message read from standard input, like sendmail(8).",
+                "It is queued in data_dir/maildrop for the server to pick up (now, or when it next starts), "
+                        + "and counts against the local user running this command.",
+                "Accepted and ignored: every -o option but -oi (-odi, -odb, -oem...), -bm, -v, -U, -B TYPE, "
+                        + "-N DSN, -R RET, -V ENVID.",
+                "Exit codes: 0 queued, 64 usage, 65 bad message, 74 cannot read input, 75 cannot write the "
+                        + "maildrop (try again), 78 configuration. See docs/sendmail.md.",
+                ""})
 public final class SendmailCommand implements Callable<Integer> {
     @Mixin ConfigOption config;
 

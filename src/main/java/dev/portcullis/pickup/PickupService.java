@@ -336,6 +336,12 @@ public final class PickupService implements AutoCloseable {
 
     private void createFolders() throws IOException {
         Files.createDirectories(dir);
+        try {
+            // Local users only pass through it to reach tmp/ and new/ (the data folder needs o+x too).
+            Maildrop.setUnixMode(dir, 0711);
+        } catch (IOException e) {
+            LOG.warning(() -> "pickup: cannot set mode 0711 on " + dir + " (" + e.getMessage() + ")");
+        }
         for (String sub : List.of(Maildrop.TMP, Maildrop.NEW)) {
             Path p = dir.resolve(sub);
             try {
@@ -353,12 +359,17 @@ public final class PickupService implements AutoCloseable {
         for (String sub : List.of(Maildrop.ACTIVE, Maildrop.CORRUPT, Maildrop.HELD)) {
             Path p = dir.resolve(sub);
             try {
-                Files.createDirectory(p);
-            } catch (FileAlreadyExistsException exists) {
-                if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) throw new IOException(p + " is not a folder");
+                try {
+                    Files.createDirectory(p);
+                } catch (FileAlreadyExistsException exists) {
+                    if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) throw new IOException(p + " is not a folder");
+                }
+                // Fails unless the folder is ours: one another user prepared is not a safe place to claim into.
+                Maildrop.setUnixMode(p, Maildrop.PRIVATE_MODE);
+            } catch (IOException e) {
+                throw new IOException("maildrop: cannot make " + p + " private to the server's user ("
+                        + System.getProperty("user.name") + "); " + dir + " and its folders must belong to it: " + e, e);
             }
-            // Fails unless the folder is ours: a folder another user prepared is not a safe place to claim into.
-            Maildrop.setUnixMode(p, Maildrop.PRIVATE_MODE);
         }
         Maildrop.syncDirectory(dir);
     }

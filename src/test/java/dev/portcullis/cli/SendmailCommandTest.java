@@ -135,6 +135,15 @@ class SendmailCommandTest {
         var d = dropped();
         assertEquals(List.of(Address.of("root", TestServer.HOSTNAME)), d.recipients(), "a bare name is qualified");
         assertTrue(d.text().contains("\r\nFrom: CronDaemon <cron@example.org>\r\n"), d.text());
+        Files.delete(Files.list(maildrop.resolve("new")).findFirst().orElseThrow());
+
+        // cronie: sendmail -FCronDaemon -i -odi -oem -oi -t -f root
+        r = sendmail("To: root\nSubject: cron\n\nout\n.\nmore\n", "-FCronDaemon", "-i", "-odi", "-oem", "-oi", "-t", "-f", "root");
+        assertEquals(0, r.exit(), r.err());
+        d = dropped();
+        assertEquals(Address.of("root", TestServer.HOSTNAME), d.sender());
+        assertTrue(d.text().endsWith("\r\nout\r\n.\r\nmore\r\n"), d.text());
+        assertEquals("ti", d.flags());
     }
 
     @Test void aFromHeaderIsKeptAndFullNamesAreQuotedOrEncoded() throws Exception {

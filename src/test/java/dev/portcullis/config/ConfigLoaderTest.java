@@ -75,8 +75,7 @@ class ConfigLoaderTest {
     void emptyFileMeansTheDefaults() {
         Config c = parse("");
         assertEquals("localhost", c.hostname());
-        assertEquals(List.of(new Config.Listener("127.0.0.1", 2525, "mx"), new Config.Listener("127.0.0.1", 2587, "submission"),
-                new Config.Listener("127.0.0.1", 2465, "submissions")), c.listeners());
+        assertEquals(List.of(new Config.Listener("127.0.0.1", 2525, "mx")), c.listeners());
         assertEquals(ConfigLoader.embedded(dir).smtp(), c.smtp());
         assertEquals(ConfigLoader.DEFAULT_CHAIN, c.plugins().stream().map(Config.PluginEntry::name).toList());
         assertEquals(List.of("localhost"), c.local().domains());

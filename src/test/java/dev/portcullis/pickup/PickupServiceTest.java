@@ -234,6 +234,7 @@ class PickupServiceTest {
         assumeTrue(Files.getFileStore(maildropDir).supportsFileAttributeView("unix"));
         for (String sub : List.of("tmp", "new"))
             assertEquals(01733, mode(maildropDir.resolve(sub)), sub + ": world-writable, sticky, not listable");
+        assertEquals(0711, mode(maildropDir), "local users pass through, nobody lists it");
         for (String sub : List.of("active", "corrupt", "held"))
             assertEquals(0700, mode(maildropDir.resolve(sub)), sub + ": the server's alone");
     }
