@@ -75,6 +75,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 declare -A bg_pid=()      # name -> pid (= process group id: started with setsid)
 bg_order=()               # names in start order; stopped in reverse
 keep=${keep:-0}
+source_pid=""             # the smtp-source run under way (run_source)
 
 bench_init() {
   work="$(mktemp -d "${TMPDIR:-/tmp}/$bench_name.XXXXXX")"
@@ -112,6 +113,7 @@ bg_stop() {
 bench_cleanup() {
   local rc=$? i
   trap - EXIT INT TERM
+  if [ -n "${source_pid-}" ]; then kill -TERM "$source_pid" 2>/dev/null || true; wait "$source_pid" 2>/dev/null || true; fi
   for (( i = ${#bg_order[@]} - 1; i >= 0; i-- )); do bg_stop "${bg_order[i]}"; done
   if [ -n "${work-}" ] && [ -d "$work" ]; then
     if (( keep )); then log "kept $work"; else rm -rf -- "$work"; fi
@@ -228,7 +230,12 @@ source_setup() {
 run_source() {
   local name=$1 label=$2 count=$3 out rc=0 log_file
   out="$(srv_dir "$name")/$label.out"; log_file="$(srv_log "$name")"
-  timeout --foreground "$send_limit" "$smtp_source" "${source_args[@]}" -m "$count" "127.0.0.1:${srv_port[$name]}" >"$out" 2>&1 || rc=$?
+  # In the background and waited for, so that a signal to the script is handled at once (bash runs traps
+  # only between foreground commands); bench_cleanup stops it (timeout passes the TERM on).
+  timeout "$send_limit" "$smtp_source" "${source_args[@]}" -m "$count" "127.0.0.1:${srv_port[$name]}" >"$out" 2>&1 </dev/null &
+  source_pid=$!
+  wait "$source_pid" || rc=$?
+  source_pid=""
   if (( rc != 0 )); then
     if (( rc == 124 )); then log "$name $label: smtp-source did not finish within ${send_limit}s (killed)"
     else log "$name $label: smtp-source failed (exit status $rc)"; fi
