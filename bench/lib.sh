@@ -75,7 +75,20 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 declare -A bg_pid=()      # name -> pid (= process group id: started with setsid)
 bg_order=()               # names in start order; stopped in reverse
 keep=${keep:-0}
-source_pid=""             # the smtp-source run under way (run_source)
+waited_pid=""             # the command `waited` is waiting for
+
+# waited COMMAND...: runs COMMAND in the background and waits for it; its exit status. Bash runs a trap
+# only once the foreground command has ended, so a build or an smtp-source run in the foreground would
+# hold up Ctrl-C or SIGTERM until it is over; a `wait` is interrupted at once, and bench_cleanup then
+# sends COMMAND a SIGTERM. Meant for `timeout LIMIT ...`, which passes the signal on to its process group.
+waited() {
+  local rc=0
+  "$@" &
+  waited_pid=$!
+  wait "$waited_pid" || rc=$?
+  waited_pid=""
+  return "$rc"
+}
 
 bench_init() {
   work="$(mktemp -d "${TMPDIR:-/tmp}/$bench_name.XXXXXX")"
@@ -113,7 +126,7 @@ bg_stop() {
 bench_cleanup() {
   local rc=$? i
   trap - EXIT INT TERM
-  if [ -n "${source_pid-}" ]; then kill -TERM "$source_pid" 2>/dev/null || true; wait "$source_pid" 2>/dev/null || true; fi
+  if [ -n "${waited_pid-}" ]; then kill -TERM "$waited_pid" 2>/dev/null || true; wait "$waited_pid" 2>/dev/null || true; fi
   for (( i = ${#bg_order[@]} - 1; i >= 0; i-- )); do bg_stop "${bg_order[i]}"; done
   if [ -n "${work-}" ] && [ -d "$work" ]; then
     if (( keep )); then log "kept $work"; else rm -rf -- "$work"; fi
@@ -135,7 +148,7 @@ cpu_seconds() {
 # start-up wait. Sets app (the frozen copy) and jar_info.
 build_and_freeze() {
   log "building if needed"
-  if ! timeout --foreground "$build_limit" "$repo/portcullis" default-config >/dev/null 2>"$work/build.log"; then
+  if ! waited timeout "$build_limit" "$repo/portcullis" default-config >/dev/null 2>"$work/build.log"; then
     log "build failed:"; tail -n 40 "$work/build.log" >&2; exit 1
   fi
   local jar="$repo/target/portcullis.jar" commit
@@ -230,12 +243,7 @@ source_setup() {
 run_source() {
   local name=$1 label=$2 count=$3 out rc=0 log_file
   out="$(srv_dir "$name")/$label.out"; log_file="$(srv_log "$name")"
-  # In the background and waited for, so that a signal to the script is handled at once (bash runs traps
-  # only between foreground commands); bench_cleanup stops it (timeout passes the TERM on).
-  timeout "$send_limit" "$smtp_source" "${source_args[@]}" -m "$count" "127.0.0.1:${srv_port[$name]}" >"$out" 2>&1 </dev/null &
-  source_pid=$!
-  wait "$source_pid" || rc=$?
-  source_pid=""
+  waited timeout "$send_limit" "$smtp_source" "${source_args[@]}" -m "$count" "127.0.0.1:${srv_port[$name]}" >"$out" 2>&1 || rc=$?
   if (( rc != 0 )); then
     if (( rc == 124 )); then log "$name $label: smtp-source did not finish within ${send_limit}s (killed)"
     else log "$name $label: smtp-source failed (exit status $rc)"; fi

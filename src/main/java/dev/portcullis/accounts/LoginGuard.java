@@ -23,7 +23,8 @@ public final class LoginGuard {
     public static final String ACCOUNT_LOCKOUT = "auth-lockout";
     static final String IP_LOCKOUT = "auth-lockout-ip";
     static final String IP_FAILURES = "auth-fail-ip";
-    static final String ACCOUNT_FAILURES = "auth-fail-user";
+    /** Failures counted against an account; {@code portcullis user release} clears them with the lockout. */
+    public static final String ACCOUNT_FAILURES = "auth-fail-user";
 
     public enum Verdict { OK, BAD_CREDENTIALS, ACCOUNT_LOCKED, CLIENT_LOCKED }
 

@@ -39,7 +39,7 @@ public final class UserCommand implements Callable<Integer> {
     /** Kept by the server's login guard in data_dir/state.db: key = account name, value = ISO-8601 end of the lockout. */
     static final String LOCKOUT = dev.portcullis.accounts.LoginGuard.ACCOUNT_LOCKOUT; // written by the server
     /** The login guard's failure count per account; cleared by release so one more failure does not re-lock. */
-    static final String FAILURES = "auth-fail-user";
+    static final String FAILURES = dev.portcullis.accounts.LoginGuard.ACCOUNT_FAILURES;
 
     @Spec CommandSpec spec;
 

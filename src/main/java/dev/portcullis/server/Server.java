@@ -101,9 +101,11 @@ public final class Server implements AutoCloseable {
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
+        // the real accounts when there are some (only read here), so check --rcpt knows the users
+        Path accountsDir = Files.exists(config.dataDir().resolve(SqliteAccounts.FILE)) ? config.dataDir() : dir;
         try (var state = SqliteStateStore.inMemory(Clock.systemUTC());
-             var accounts = SqliteAccounts.open(dir, config.local().domains())) {
-            var recipients = new ConfiguredRecipients(config.local());
+             var accounts = SqliteAccounts.open(accountsDir, config.local().domains())) {
+            var recipients = new ConfiguredRecipients(config.local(), accounts);
             return work.apply(new Services(Clock.systemUTC(), config.hostname(), config.dataDir(), recipients, dns(config),
                     state, accounts, new LoginGuard(accounts, state, Clock.systemUTC(), config.login()), null, id -> {},
                     postmasterDomain(config)));

@@ -130,7 +130,7 @@ class SendmailCommandTest {
     @Test void attachedValuesAndIgnoredFlagsAsScriptsWriteThem() throws Exception {
         // PHP's default sendmail_path is "sendmail -t -i"; Debian's cron uses "-FCronDaemon -i -B8BITMIME -oem".
         Run r = sendmail("To: root\nSubject: cron\n\nout\n", "-FCronDaemon", "-i", "-B8BITMIME", "-oem", "-odi", "-v",
-                "-fcron@example.org", "-t");
+                "-fcron@example.org", "-t", "-bm", "-U", "-N", "never", "-R", "hdrs", "-V", "envid", "-oQ/var/spool");
         assertEquals(0, r.exit(), r.err());
         var d = dropped();
         assertEquals(List.of(Address.of("root", TestServer.HOSTNAME)), d.recipients(), "a bare name is qualified");
@@ -173,6 +173,13 @@ class SendmailCommandTest {
         assertFalse(d.text().contains("secret"), d.text());
         assertFalse(d.text().contains("other@"), "the folded continuation goes with it: " + d.text());
         assertTrue(d.text().contains("\r\nSubject: hi\r\n"), d.text());
+    }
+
+    @Test void recipientsAfterDoubleDashMayLookLikeOptions() throws Exception {
+        Run r = sendmail("x\n", "-i", "--", "-odd-but-valid@example.test", "root, Bob <bob@example.test>");
+        assertEquals(0, r.exit(), r.err());
+        assertEquals(List.of(Address.of("-odd-but-valid", "example.test"), Address.of("root", TestServer.HOSTNAME),
+                Address.of("bob", "example.test")), dropped().recipients());
     }
 
     @Test void noRecipientIsAUsageError() throws Exception {
