@@ -129,10 +129,146 @@ public final class ConfigLoader {
                 login.duration("failure_delay", d.failureDelay()));
         login.finish();
 
+        Section pop3 = root.table("pop3");
+        Config.Pop3 pop3Config = new Config.Pop3(
+                Config.Pop3.Plaintext.valueOf(pop3.choice("plaintext", "loopback", "loopback", "never", "always")
+                        .toUpperCase(Locale.ROOT)),
+                pop3.positiveDuration("timeout", Config.Pop3.DEFAULT.timeout()));
+        pop3.finish();
+
+        Config.Outbound outbound = outbound(root.table("outbound"), hostname, base);
+
         List<Config.PluginEntry> plugins = plugins(root, source);
         root.finish();
         return new Config(source, hostname, dataDir, listeners, smtpConfig, tlsConfig, local,
-                List.copyOf(relayNetworks), allowNetworks, dnsConfig, loginConfig, plugins);
+                List.copyOf(relayNetworks), allowNetworks, dnsConfig, loginConfig, plugins, outbound, pop3Config);
+    }
+
+    private static final Pattern DURATION = Pattern.compile("(\\d{1,12})\\s*(ms|s|m|h|d)");
+    private static final Pattern RATE = Pattern.compile("(\\d{1,9})\\s*/\\s*(s|m|h)");
+    private static final Pattern HOST = Pattern.compile(
+            "\\[(?<v6>[0-9A-Fa-f:.]+)](?::(?<v6port>\\d{1,5}))?|(?<name>[^:\\[\\]]+?)(?::(?<port>\\d{1,5}))?|(?<bare>[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)");
+
+    /** [outbound]: delivery to other domains (docs/outbound.md). */
+    private static Config.Outbound outbound(Section s, String hostname, Path base) {
+        var d = Config.Outbound.off(hostname);
+        String mode = s.choice("mode", "off", Config.Outbound.MODES.toArray(String[]::new));
+
+        String smarthost = s.string("smarthost", null);
+        String host = null;
+        int smarthostPort = 25;
+        if (smarthost != null) {
+            var m = HOST.matcher(smarthost.trim());
+            if (!m.matches()) throw s.error("smarthost", "expected \"host:port\", \"192.0.2.1:587\" or \"[2001:db8::1]:587\"");
+            host = m.group("v6") != null ? m.group("v6") : m.group("name") != null ? m.group("name") : m.group("bare");
+            String p = m.group("v6port") != null ? m.group("v6port") : m.group("port");
+            if (p != null) smarthostPort = Integer.parseInt(p);
+            if (smarthostPort < 1 || smarthostPort > 65535) throw s.error("smarthost", "port out of range");
+            boolean literal = dev.portcullis.net.IpLiteral.parse(host) != null;
+            if (m.group("v6") != null || m.group("bare") != null) {
+                if (!literal) throw s.error("smarthost", "not an IP address: " + host);
+            } else if (!literal && !DOMAIN.matcher(host.toLowerCase(Locale.ROOT)).matches()) {
+                throw s.error("smarthost", "not a host name or IP address: " + host);
+            }
+            if (!literal) host = host.toLowerCase(Locale.ROOT);
+        }
+        if (mode.equals("smarthost") && host == null) throw s.error("mode", "mode \"smarthost\" needs smarthost = \"host:port\"");
+        List<String> domains = new ArrayList<>();
+        for (String dom : s.strings("smarthost_domains", List.of())) {
+            String lower = dom.toLowerCase(Locale.ROOT);
+            if (!DOMAIN.matcher(lower).matches()) throw s.error("smarthost_domains", "not a valid domain: " + dom);
+            domains.add(lower);
+        }
+
+        int port = s.integer("port", d.port(), 1, 65535);
+        String tls = s.choice("tls", d.tls(), "opportunistic", "required");
+        String verify = s.choice("tls_verify", d.tlsVerify(), "none", "verify");
+
+        String user = s.string("auth_user", null);
+        String password = s.string("auth_password", null);
+        String passwordFile = s.string("auth_password_file", null);
+        if (password != null && passwordFile != null)
+            throw s.error("auth_password_file", "set auth_password or auth_password_file, not both");
+        if (passwordFile != null) {
+            Path file = base.resolve(passwordFile);
+            try {
+                password = Files.readString(file, StandardCharsets.UTF_8);
+            } catch (IOException | RuntimeException e) {
+                throw s.error("auth_password_file", "cannot read " + file + ": " + e.getMessage());
+            }
+            // A secrets file usually ends in a newline the password does not contain.
+            if (password.endsWith("\n")) password = password.substring(0, password.length() - 1);
+            if (password.endsWith("\r")) password = password.substring(0, password.length() - 1);
+            if (password.isEmpty()) throw s.error("auth_password_file", file + " is empty");
+        }
+        if (user != null && password == null) throw s.error("auth_user", "needs auth_password or auth_password_file");
+        if (user == null && password != null)
+            throw s.error(passwordFile != null ? "auth_password_file" : "auth_password", "a password needs auth_user");
+        if (user != null && (user.isEmpty() || user.chars().anyMatch(c -> c < 0x20 || c == 0x7f)))
+            throw s.error("auth_user", "expected a user name without control characters");
+        if (password != null && password.indexOf('\0') >= 0) throw s.error("auth_password", "contains a NUL character");
+
+        String helo = s.string("helo_name", hostname).toLowerCase(Locale.ROOT);
+        if (!DOMAIN.matcher(helo).matches()) throw s.error("helo_name", "not a valid host name: " + helo);
+
+        int maxConnections = s.integer("max_connections", d.maxConnections(), 1, 10_000);
+        int perDestination = s.integer("max_connections_per_destination", d.maxConnectionsPerDestination(), 1, 10_000);
+
+        int rateMessages = 0;
+        Duration ratePer = d.ratePer();
+        String rate = s.string("rate_per_destination", "off").trim();
+        if (!rate.equals("off")) {
+            var m = RATE.matcher(rate);
+            if (!m.matches() || Integer.parseInt(m.group(1)) == 0)
+                throw s.error("rate_per_destination", "expected \"off\" or messages per second, minute or hour: \"10/s\", \"100/m\", \"1000/h\"");
+            rateMessages = Integer.parseInt(m.group(1));
+            ratePer = switch (m.group(2)) {
+                case "s" -> Duration.ofSeconds(1);
+                case "m" -> Duration.ofMinutes(1);
+                default -> Duration.ofHours(1);
+            };
+        }
+
+        List<Duration> intervals = new ArrayList<>();
+        for (String text : s.strings("retry_intervals", List.of())) {
+            Duration i = parseDuration(text);
+            if (i == null || i.isZero()) throw s.error("retry_intervals", "expected durations longer than zero, such as [\"5m\", \"30m\", \"1h\"], not \"" + text + "\"");
+            intervals.add(i);
+        }
+        if (s.has("retry_intervals") && intervals.isEmpty()) throw s.error("retry_intervals", "needs at least one interval");
+        if (intervals.isEmpty()) intervals = d.retryIntervals();
+        Duration giveUp = s.positiveDuration("give_up_after", d.giveUpAfter());
+
+        Duration warning = null;
+        String w = s.string("delay_warning_after", "off");
+        if (!w.trim().equals("off")) {
+            warning = s.positiveDuration("delay_warning_after", null);
+            if (warning.compareTo(giveUp) >= 0) throw s.error("delay_warning_after", "must be shorter than give_up_after");
+        }
+
+        Duration connect = s.positiveDuration("connect_timeout", d.connectTimeout());
+        Duration command = s.positiveDuration("command_timeout", d.commandTimeout());
+        Duration data = s.positiveDuration("data_timeout", d.dataTimeout());
+        String family = s.choice("address_family", d.addressFamily(), "any", "ipv4", "ipv6");
+        s.finish();
+        return new Config.Outbound(mode, host, smarthostPort, domains, port, tls, verify, user, password, helo,
+                maxConnections, perDestination, rateMessages, ratePer, intervals, giveUp, warning, connect, command, data,
+                family);
+    }
+
+    /** "30s", "5m", "1h", "2d", "500ms" (the syntax of every duration setting), or null. */
+    private static Duration parseDuration(String text) {
+        var m = DURATION.matcher(text.trim());
+        if (!m.matches()) return null;
+        long n = Long.parseLong(m.group(1));
+        Duration d = switch (m.group(2)) {
+            case "ms" -> Duration.ofMillis(n);
+            case "s" -> Duration.ofSeconds(n);
+            case "m" -> Duration.ofMinutes(n);
+            case "h" -> Duration.ofHours(n);
+            default -> Duration.ofDays(n);
+        };
+        return d.compareTo(Duration.ofDays(3660)) <= 0 ? d : null;
     }
 
     private static List<Config.Listener> listeners(Section root, String source) {

@@ -26,6 +26,11 @@ import java.util.logging.Logger;
  *
  * One platform daemon thread takes ids from the queue and starts a virtual thread per delivery, at most
  * PARALLEL at once (delivery is disk-bound: more would only queue up on fsync).
+ *
+ * Local recipients first, remote ones next: when a run leaves recipients in other domains and a
+ * RemoteDelivery is set, the id is handed over to it and stays "known" (in hand) until the remote side
+ * releases it, so the rescan never runs a message the outbound queue is working on. Held messages are
+ * never handed over.
  */
 public final class DeliveryAgent implements AutoCloseable {
 
@@ -49,6 +54,7 @@ public final class DeliveryAgent implements AutoCloseable {
     });
     private Thread dispatcher;
     private volatile boolean closed;
+    private volatile RemoteDelivery remote;
 
     public DeliveryAgent(LocalDelivery local) {
         this(local, DEFAULT_RETRY);
@@ -58,6 +64,15 @@ public final class DeliveryAgent implements AutoCloseable {
         this.local = Objects.requireNonNull(local, "local");
         if (retryDelay.isNegative()) throw new IllegalArgumentException("negative retry delay: " + retryDelay);
         this.retryDelay = retryDelay;
+    }
+
+    /**
+     * Sets where messages with recipients in other domains go once their local recipients are done. Without
+     * one they stay queued (the rescan looks at them again every minute). Set it before {@link #start}.
+     */
+    public synchronized void remote(RemoteDelivery remoteDelivery) {
+        if (dispatcher != null) throw new IllegalStateException("already started");
+        this.remote = remoteDelivery;
     }
 
     /** Starts delivering: first the ids recovered from the spool (oldest first), then whatever is submitted. */
@@ -138,9 +153,16 @@ public final class DeliveryAgent implements AutoCloseable {
 
     private void run(String id) {
         boolean retry = false;
+        boolean handedOver = false;
         try {
-            boolean finished = local.deliver(id);
-            if (!finished) LOG.fine(() -> id + ": local recipients done, others pending");
+            LocalDelivery.Result result = local.run(id);
+            RemoteDelivery r = remote;
+            if (result == LocalDelivery.Result.REMOTE_PENDING && r != null && !closed) {
+                handedOver = true;
+                r.take(id, () -> known.remove(id));
+            } else if (result != LocalDelivery.Result.REMOVED) {
+                LOG.fine(() -> id + ": " + result.name().toLowerCase(java.util.Locale.ROOT) + ", stays queued");
+            }
         } catch (Exception e) {
             // IOException mostly (disk full, a broken mailbox); anything else is a bug, but the message
             // must not be forgotten because of it either.
@@ -150,7 +172,7 @@ public final class DeliveryAgent implements AutoCloseable {
             slots.release();
         }
         if (retry) scheduleRetry(id);
-        else known.remove(id);
+        else if (!handedOver) known.remove(id);
     }
 
     private void scheduleRetry(String id) {

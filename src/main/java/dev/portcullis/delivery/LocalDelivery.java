@@ -44,15 +44,37 @@ public final class LocalDelivery {
         this.hostname = hostname;
     }
 
+    /** What a local delivery run left behind. */
+    public enum Result {
+        /** Every recipient is done: the message left the queue (or was already gone). */
+        REMOVED,
+        /** On hold: nothing was delivered. */
+        HELD,
+        /** Local recipients are done; recipients in other domains wait for outbound delivery. */
+        REMOTE_PENDING,
+        /** Only local recipients without a valid mailbox are left: kept queued, visible, never dropped. */
+        KEPT
+    }
+
+    /** Every message in the queue, for the periodic rescan. */
+    List<String> queuedIds() throws IOException { return spool.list(); }
+
     /**
      * Delivers every local recipient not yet done. Returns true when no recipient is left and the message
      * was removed from the queue (or was already gone); false when some recipient still waits (remote, or
      * local but unknown). Throws when a local delivery failed: the caller retries later.
      */
-    /** Every message in the queue, for the periodic rescan. */
-    List<String> queuedIds() throws IOException { return spool.list(); }
-
     public boolean deliver(String queueId) throws IOException {
+        return run(queueId) == Result.REMOVED;
+    }
+
+    /** Whether outbound delivery is the one to take this recipient (its domain is not ours). */
+    public boolean isRemote(Address recipient) {
+        return !local.isLocalDomain(recipient.domain());
+    }
+
+    /** As {@link #deliver}, saying what is left. Throws when a local delivery failed: the caller retries later. */
+    public Result run(String queueId) throws IOException {
         Envelope envelope;
         try {
             envelope = spool.envelope(queueId);
@@ -60,23 +82,24 @@ public final class LocalDelivery {
             // Removed since it was listed (delivered by an earlier submission): nothing left to do, and
             // retrying would never succeed.
             LOG.info(() -> queueId + ": no longer queued");
-            return true;
+            return Result.REMOVED;
         }
         String held = spool.heldReason(queueId);
         if (held != null) {
             LOG.fine(() -> queueId + ": on hold (" + held + "), not delivered");
-            return false;
+            return Result.HELD;
         }
         Set<Address> done = spool.done(queueId);
         Map<String, Path> deliveredTo = new HashMap<>();   // mailbox -> file, this run only
         boolean pending = false;
+        boolean remote = false;
         IOException failure = null;
 
         for (Address rcpt : envelope.recipients()) {
             if (done.contains(rcpt)) continue;
             if (!local.isLocalDomain(rcpt.domain())) {
                 LOG.fine(() -> queueId + ": to=" + rcpt + " awaiting outbound delivery"); // every rescan: not INFO
-                pending = true;
+                remote = true;
                 continue;
             }
             Optional<List<String>> mailboxes = local.mailboxesFor(rcpt);
@@ -101,10 +124,11 @@ public final class LocalDelivery {
             }
         }
         if (failure != null) throw failure;
-        if (pending) return false;
+        if (remote) return Result.REMOTE_PENDING;
+        if (pending) return Result.KEPT;
         spool.remove(queueId);
         LOG.info(() -> queueId + ": all recipients done, removed from the queue");
-        return true;
+        return Result.REMOVED;
     }
 
     private void deliverOnce(Envelope envelope, Address rcpt, String mailbox, Map<String, Path> deliveredTo)

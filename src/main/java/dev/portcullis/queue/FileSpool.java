@@ -15,9 +15,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.logging.Logger;
@@ -29,6 +31,10 @@ import java.util.regex.Pattern;
  *   <queueDir>/tmp/<id>            being written; never read; emptied by recover()
  *   <queueDir>/messages/<id>       queued: envelope header + content in one file (EnvelopeFormat)
  *   <queueDir>/messages/<id>.done  recipients already delivered or bounced, one per line, append-only
+ *   <queueDir>/messages/<id>.hold  present while the message is held: the reason
+ *   <queueDir>/state/<id>          outbound retry state of the recipients not done yet (RetryState), replaced
+ *                                  whole by an atomic rename; in a folder of its own so that messages/ keeps
+ *                                  holding what the queue holds
  *
  * Invariants:
  * - A file appears in messages/ only by an atomic rename of a fully written and forced tmp file, followed
@@ -38,7 +44,11 @@ import java.util.regex.Pattern;
  *   line itself is forced before markDone() returns. A torn last line (no LF) is ignored: that recipient
  *   is delivered again, a duplicate, never a loss.
  * - remove() deletes the message before its .done, so a crash in between leaves an orphan .done (removed
- *   by recover()) rather than a message with its done-list gone (delivered again to everyone).
+ *   by recover()) rather than a message with its done-list gone (delivered again to everyone). The same
+ *   goes for the state file.
+ * - A state file is written to tmp/, forced, renamed over the old one and state/ synced: a crash leaves
+ *   the old state or the new one. Losing it costs an early retry or a second delay warning, never a
+ *   message, so an unreadable one is logged and treated as absent rather than stopping delivery.
  * - Queue ids are [A-Za-z0-9]+ (see QueueIds), so no id can name a path outside the queue.
  *
  * Directory fsync opens the directory for reading and forces it, which Linux supports (and needs: a new
@@ -53,11 +63,13 @@ public final class FileSpool implements Spool {
 
     private final Path tmp;
     private final Path messages;
+    private final Path state;
 
     public FileSpool(Path queueDir) throws IOException {
         this.tmp = queueDir.resolve("tmp");
         this.messages = queueDir.resolve("messages");
-        for (Path dir : List.of(queueDir, tmp, messages)) {
+        this.state = queueDir.resolve("state");
+        for (Path dir : List.of(queueDir, tmp, messages, state)) {
             if (Files.isDirectory(dir)) continue;
             Files.createDirectories(dir);
             syncDirectory(dir.toAbsolutePath().getParent());   // make the new folder's name durable too
@@ -106,6 +118,15 @@ public final class FileSpool implements Spool {
                 if (!Files.exists(message)) {
                     LOG.info(() -> "recover: removing " + name + " of a message already removed");
                     Files.deleteIfExists(done);
+                }
+            }
+        }
+        try (DirectoryStream<Path> all = Files.newDirectoryStream(state)) {
+            for (Path p : all) {
+                String name = p.getFileName().toString();
+                if (!QUEUE_ID.matcher(name).matches() || !Files.exists(messages.resolve(name))) {
+                    LOG.info(() -> "recover: removing retry state " + name + " of a message already removed");
+                    Files.deleteIfExists(p);
                 }
             }
         }
@@ -205,9 +226,59 @@ public final class FileSpool implements Spool {
         Files.deleteIfExists(messages.resolve(checkId(queueId)));
         Files.deleteIfExists(doneFile(queueId));
         Files.deleteIfExists(holdFile(queueId));
+        boolean hadState = Files.deleteIfExists(stateFile(queueId));
         // Not strictly needed (a removal lost in a crash only means a duplicate), but cheap and it keeps
         // duplicates rare.
         syncDirectory(messages);
+        if (hadState) syncDirectory(state);
+    }
+
+    @Override
+    public Map<Address, RetryState> retryState(String queueId) throws IOException {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(stateFile(queueId));
+        } catch (NoSuchFileException none) {
+            return Map.of();
+        }
+        try {
+            return RetryStateFormat.parse(new String(bytes, StandardCharsets.ISO_8859_1), queueId);
+        } catch (IOException | RuntimeException e) {
+            // Written by an atomic rename, so only a damaged disk gets here: the recipients are retried at
+            // once instead of after their back-off, which is harmless; refusing would stop their delivery.
+            LOG.warning(() -> queueId + ": ignoring unreadable retry state: " + e.getMessage());
+            return Map.of();
+        }
+    }
+
+    @Override
+    public void saveRetryState(String queueId, Collection<RetryState> states) throws IOException {
+        Path message = messages.resolve(checkId(queueId));
+        if (!Files.exists(message)) throw new NoSuchFileException(message.toString(), null, "not queued");
+        Path target = stateFile(queueId);
+        if (states.isEmpty()) {
+            if (Files.deleteIfExists(target)) syncDirectory(state);
+            return;
+        }
+        byte[] text = RetryStateFormat.format(queueId, states).getBytes(StandardCharsets.US_ASCII);
+        // A name of its own per write: two writers never share a temporary file (callers serialise per
+        // message anyway). recover() empties tmp/ of whatever a crash left.
+        Path temp = Files.createTempFile(tmp, queueId + ".", ".state");
+        try {
+            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                writeFully(ch, ByteBuffer.wrap(text));
+                ch.force(true);
+            }
+            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException | RuntimeException e) {
+            cleanUp(temp, e);
+            throw e;
+        }
+        syncDirectory(state);
+    }
+
+    private Path stateFile(String queueId) {
+        return state.resolve(checkId(queueId));
     }
 
     @Override

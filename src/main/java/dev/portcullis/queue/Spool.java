@@ -4,7 +4,9 @@ import dev.portcullis.hook.Address;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -48,4 +50,21 @@ public interface Spool {
 
     /** The reason a message is held, or null when it is not. */
     String heldReason(String queueId) throws IOException;
+
+    /**
+     * The outbound retry state saved for a message's recipients (see {@link RetryState}); empty when none
+     * was saved. Recipients not in the map have not been tried yet.
+     */
+    default Map<Address, RetryState> retryState(String queueId) throws IOException {
+        return Map.of();
+    }
+
+    /**
+     * Durably replaces the retry state of a queued message: when this returns the new state survives a
+     * crash, and a crash during the call leaves the old state or the new one, never a mix.
+     * {@link #remove} removes it with the message.
+     */
+    default void saveRetryState(String queueId, Collection<RetryState> states) throws IOException {
+        throw new UnsupportedOperationException("this spool keeps no retry state");
+    }
 }

@@ -36,7 +36,8 @@ public final class Server implements AutoCloseable {
     private final Config config;
     private final List<Plugin> plugins;
     private final DeliveryAgent delivery;
-    private final List<SmtpListener> listeners = new ArrayList<>();
+    /** SMTP and POP3 listeners, in configuration order. */
+    private final List<AutoCloseable> listeners = new ArrayList<>();
     private final ServerTls tls;
     private final SqliteStateStore store;
     private final SqliteAccounts accounts;
@@ -66,7 +67,10 @@ public final class Server implements AutoCloseable {
         SmtpService service = new SmtpService(config.hostname(), config.smtp(), new HookChain(plugins), spool,
                 delivery::submit, clock, config.relayNetworks(), config.allowNetworks(), recipients, postmasterDomain);
         try {
-            for (Config.Listener l : config.listeners()) listeners.add(new SmtpListener(l, service, tls));
+            var pop3 = new dev.portcullis.pop3.Pop3Service(config, services.loginGuard());
+            for (Config.Listener l : config.listeners())
+                listeners.add(dev.portcullis.pop3.Pop3Listener.ROLES.contains(l.role())
+                        ? new dev.portcullis.pop3.Pop3Listener(l, pop3, tls) : new SmtpListener(l, service, tls));
         } catch (IOException e) {
             close();
             throw e;
@@ -150,17 +154,19 @@ public final class Server implements AutoCloseable {
     }
 
     /** The port each listener is bound to, in configuration order (useful with port 0). */
-    public List<Integer> ports() { return listeners.stream().map(SmtpListener::port).toList(); }
+    public List<Integer> ports() {
+        return listeners.stream().map(l -> l instanceof dev.portcullis.pop3.Pop3Listener p ? p.port() : ((SmtpListener) l).port()).toList();
+    }
 
     public Config config() { return config; }
 
     public ServerTls tls() { return tls; }
 
     @Override public void close() {
-        for (SmtpListener l : listeners) {
+        for (AutoCloseable l : listeners) {
             try {
                 l.close();
-            } catch (IOException ignored) {
+            } catch (Exception ignored) {
                 // closing anyway
             }
         }

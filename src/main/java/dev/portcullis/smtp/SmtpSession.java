@@ -280,7 +280,11 @@ public final class SmtpSession {
                 case "SMTPUTF8" -> {
                     if (!p.getValue().isEmpty()) { reply(501, "5.5.4", "Syntax: SMTPUTF8 takes no value"); return; }
                 }
-                case "AUTH" -> { // RFC 4954 5: the original submitter, as the previous hop claims; we rely on our own AUTH
+                case "AUTH" -> { // RFC 4954 5: only where AUTH is offered; the previous hop's claim, we rely on our own AUTH
+                    if (!(state.tls && service.hooks().has(AuthHook.class))) {
+                        reply(555, "5.5.4", "Error: unsupported MAIL parameter AUTH");
+                        return;
+                    }
                     if (p.getValue().isEmpty()) { reply(501, "5.5.4", "Syntax: AUTH=<mailbox> or AUTH=<>"); return; }
                 }
                 default -> {

@@ -135,13 +135,17 @@ class SwaksDeliveryTest {
 
     @Test
     void implicitTlsListener() throws Exception {
-        // RFC 8314: the submissions role does TLS before the greeting
-        server = TestServer.in(dir).listener("127.0.0.1", 0, "submissions").start();
-        var r = Swaks.run(server.port(), "--tls-on-connect", "--from", "x@remote.test", "--to", "alice@example.test",
-                "--body", "implicit TLS").assertSuccess();
+        // RFC 8314: the submissions role does TLS before the greeting (and wants a login: RFC 6409 4.3)
+        server = TestServer.in(dir).listener("127.0.0.1", 0, "submissions").section("login", "failure_delay = \"0s\"")
+                .toml("[[plugin]]\nname = \"auth\"\n[[plugin]]\nname = \"relay\"\n[[plugin]]\nname = \"rcpt\"\n").start();
+        try (var accounts = dev.portcullis.accounts.SqliteAccounts.open(server.dataDir(), java.util.List.of(TestServer.DOMAIN))) {
+            accounts.add("bob", "secret".toCharArray(), java.util.List.of("bob@example.test"));
+        }
+        var r = Swaks.run(server.port(), "--tls-on-connect", "--auth", "PLAIN", "--auth-user", "bob", "--auth-password", "secret",
+                "--from", "bob@example.test", "--to", "alice@example.test", "--body", "implicit TLS").assertSuccess();
         assertFalse(r.output().contains("STARTTLS\n"), () -> r.describe("STARTTLS must not be offered inside TLS"));
         String msg = server.awaitMessages("alice", 1, WAIT).getFirst();
-        assertTrue(msg.contains(" with ESMTPS id " + queueId(r) + "\n"), msg);
+        assertTrue(msg.contains(" with ESMTPSA id " + queueId(r) + "\n"), msg);
     }
 
     @Test
