@@ -158,8 +158,8 @@ final class HeaderSection {
                 out.writeBytes(new byte[] {'\r', '\n'});
                 return;
             }
-            int cut = -1;
-            for (int i = start + room; i > start; i--) {
+            int cut = -1;                   // fold at whitespace in the second half: no stub lines
+            for (int i = start + room; i > start + room / 2; i--) {
                 if (line[i] == ' ' || line[i] == '\t') { cut = i; break; }
             }
             boolean hard = cut < 0;

@@ -10,6 +10,9 @@ import dev.portcullis.dns.DnsjavaClient;
 import dev.portcullis.store.SqliteStateStore;
 import dev.portcullis.delivery.LocalDelivery;
 import dev.portcullis.hook.Plugin;
+import dev.portcullis.pickup.Maildrop;
+import dev.portcullis.plugins.outbound.OutboundPlugin;
+import dev.portcullis.pickup.PickupService;
 import dev.portcullis.queue.FileSpool;
 import dev.portcullis.queue.Spool;
 import dev.portcullis.smtp.DryRun;
@@ -41,6 +44,8 @@ public final class Server implements AutoCloseable {
     private final ServerTls tls;
     private final SqliteStateStore store;
     private final SqliteAccounts accounts;
+    private PickupService pickup; // null until started: close() may run from the constructor's error path
+    private dev.portcullis.outbound.OutboundQueue outbound; // null when [outbound] mode = "off"
 
     private Server(Config config, Clock clock) throws IOException {
         this.config = config;
@@ -57,12 +62,29 @@ public final class Server implements AutoCloseable {
         Spool spool = new FileSpool(config.queueDir());
         List<String> recovered = spool.recover();
         if (!recovered.isEmpty()) LOG.info(() -> "recovered " + recovered.size() + " queued message(s)");
-        this.delivery = new DeliveryAgent(new LocalDelivery(spool, recipients, config.mailDir(), config.hostname()));
+        LocalDelivery localDelivery = new LocalDelivery(spool, recipients, config.mailDir(), config.hostname());
+        this.delivery = new DeliveryAgent(localDelivery);
         String postmasterDomain = postmasterDomain(config);
-        Services services = new Services(clock, config.hostname(), config.dataDir(), recipients, dns(config), store,
+        Dns dns = dns(config);
+        if (config.outbound().enabled()) { // local recipients first, then the outbound queue takes the id
+            this.outbound = new dev.portcullis.outbound.OutboundQueue(config.outbound(), spool, localDelivery::isRemote, dns,
+                    new dev.portcullis.outbound.DsnBuilder(config.hostname(), clock.getZone()), config.hostname(),
+                    dev.portcullis.hook.Address.of("postmaster", postmasterDomain), delivery::submit, clock);
+            delivery.remote(outbound);
+        } else {
+            LOG.info("outbound delivery off ([outbound] mode = \"off\"): mail for other domains stays queued");
+        }
+        Services services = new Services(clock, config.hostname(), config.dataDir(), recipients, dns, store,
                 accounts, new LoginGuard(accounts, store, clock, config.login()), spool, delivery::submit, postmasterDomain);
         this.plugins = PluginLoader.load(config, services);
         delivery.start(recovered);
+        // local programs count against their Unix user in the outbound limits, when that plugin is on
+        java.util.function.Predicate<dev.portcullis.queue.Envelope> admit = plugins.stream()
+                .filter(p -> p instanceof OutboundPlugin).map(p -> (OutboundPlugin) p)
+                .<java.util.function.Predicate<dev.portcullis.queue.Envelope>>map(o -> o::admitLocal).findFirst().orElse(e -> true);
+        this.pickup = new PickupService(Maildrop.folder(config.dataDir()), spool, delivery::submit, config.hostname(), clock, admit)
+                .maxMessageSize(config.smtp().maxMessageSize());
+        pickup.start(); // mail from local programs (portcullis sendmail)
 
         SmtpService service = new SmtpService(config.hostname(), config.smtp(), new HookChain(plugins), spool,
                 delivery::submit, clock, config.relayNetworks(), config.allowNetworks(), recipients, postmasterDomain);
@@ -163,6 +185,7 @@ public final class Server implements AutoCloseable {
     public ServerTls tls() { return tls; }
 
     @Override public void close() {
+        if (pickup != null) pickup.close(); // no new local mail while delivery stops
         for (AutoCloseable l : listeners) {
             try {
                 l.close();
@@ -171,6 +194,7 @@ public final class Server implements AutoCloseable {
             }
         }
         delivery.close();
+        if (outbound != null) outbound.close(); // after the agent: no id is handed over any more
         plugins.forEach(Plugin::close);
         store.close();
         accounts.close();

@@ -14,6 +14,7 @@ import dev.portcullis.hook.ServerServices;
 import dev.portcullis.hook.Session;
 import dev.portcullis.hook.StateStore;
 import dev.portcullis.net.Cidr;
+import dev.portcullis.queue.Envelope;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -74,11 +75,43 @@ public final class OutboundPlugin implements RcptHook, DataHook {
         return HookResult.declined();
     }
 
+    /** The counters after one more message, and which limits it went past. */
+    record Count(Map<String, Long> figures, List<String> overSoft, List<String> overHard) {}
+
     @Override public HookResult onData(DataContext ctx) {
         String id = identity(ctx.session());
         if (id == null) return HookResult.declined();
         List<String> rcpts = ctx.tx().recipients().stream().map(a -> a.mailbox().toLowerCase(Locale.ROOT)).toList();
         int attempts = ctx.tx().notes().get(ATTEMPTS).map(AtomicInteger::get).orElse(rcpts.size());
+        Count c = count(id, rcpts, attempts);
+        if (!c.overHard().isEmpty()) {
+            String reason = "outbound hard limit: " + String.join(", ", c.overHard());
+            ctx.session().trace().add(name(), "data", "deny", id + " held: " + reason);
+            holdIdentity(id, reason, ctx.session().remoteAddress().getHostAddress(), c.figures());
+            return HookResult.deny(554, "5.7.1", "Error: account held for review; contact the postmaster");
+        }
+        if (!c.overSoft().isEmpty()) {
+            ctx.session().trace().add(name(), "data", "denysoft", id + ": " + String.join(", ", c.overSoft()));
+            return HookResult.denySoft(451, "4.7.1", "Error: sending limit reached, try again later");
+        }
+        return HookResult.declined();
+    }
+
+    /**
+     * Mail from local programs ({@code portcullis sendmail}) counts against its identity too
+     * ({@code local:<unix user>}). There is no client to tell "try later", so a soft limit lets it through;
+     * past a hard limit it is held (the pickup keeps it aside) and the postmaster is told.
+     */
+    public boolean admitLocal(Envelope envelope) {
+        String id = envelope.authUser() == null ? "local:unknown" : envelope.authUser();
+        List<String> rcpts = envelope.recipients().stream().map(a -> a.mailbox().toLowerCase(Locale.ROOT)).toList();
+        Count c = count(id, rcpts, rcpts.size());
+        if (c.overHard().isEmpty()) return true;
+        holdIdentity(id, "outbound hard limit: " + String.join(", ", c.overHard()), "local", c.figures());
+        return false;
+    }
+
+    Count count(String id, List<String> rcpts, int attempts) {
         long distinctNew = 0;
         for (String r : rcpts) {
             String key = id + "|" + r;
@@ -99,39 +132,40 @@ public final class OutboundPlugin implements RcptHook, DataHook {
             if (l.hard() > 0 && value > l.hard()) overHard.add(l.name() + " " + value + " > " + l.hard());
             else if (l.soft() > 0 && value > l.soft()) overSoft.add(l.name() + " " + value + " > " + l.soft());
         }
-        if (!overHard.isEmpty()) return hold(ctx, id, overHard, figures);
-        if (!overSoft.isEmpty()) {
-            ctx.session().trace().add(name(), "data", "denysoft", id + ": " + String.join(", ", overSoft));
-            return HookResult.denySoft(451, "4.7.1", "Error: sending limit reached, try again later");
-        }
-        return HookResult.declined();
+        return new Count(figures, overSoft, overHard);
     }
 
-    private HookResult hold(DataContext ctx, String id, List<String> over, Map<String, Long> figures) {
-        String reason = "outbound hard limit: " + String.join(", ", over);
-        ctx.session().trace().add(name(), "data", "deny", id + " held: " + reason);
-        if (id.startsWith("user:")) {
-            String user = id.substring(5);
-            Accounts accounts = services.accounts();
-            boolean first = accounts.find(user).map(a -> !a.held()).orElse(false);
-            accounts.setHeld(user, reason);
-            int held = services.holdQueuedMail(user, reason);
-            if (first) {
-                LOG.warning(() -> "outbound account=" + user + " held: " + reason + "; " + held + " queued message(s) held");
-                StringBuilder body = new StringBuilder()
-                        .append("The account ").append(user).append(" went past a hard sending limit and has been held.\n\n")
-                        .append("Client: ").append(ctx.session().remoteAddress().getHostAddress()).append('\n')
-                        .append("Reason: ").append(reason).append('\n')
-                        .append("Queued messages put on hold: ").append(held).append("\n\nFigures:\n");
-                figures.forEach((k, v) -> body.append("  ").append(k).append(": ").append(v).append('\n'));
-                body.append("\nIf this is legitimate, lift the hold with:  portcullis user release ").append(user).append('\n')
-                        .append("If the account is compromised, change its password first:  portcullis user passwd ").append(user).append('\n');
-                services.notifyPostmaster("Account " + user + " held: outbound limit exceeded", body.toString());
-            }
-        } else {
+    /** Holds an account (and its queued mail) and tells the postmaster, once per hold. */
+    private void holdIdentity(String id, String reason, String client, Map<String, Long> figures) {
+        if (!id.startsWith("user:")) {
             LOG.warning(() -> "outbound " + id + " over a hard limit: " + reason);
+            if (id.startsWith("local:")) notifyPostmaster(id.substring(6), id, reason, client, -1, figures);
+            return;
         }
-        return HookResult.deny(554, "5.7.1", "Error: account held for review; contact the postmaster");
+        String user = id.substring(5);
+        Accounts accounts = services.accounts();
+        boolean first = accounts.find(user).map(a -> !a.held()).orElse(false);
+        accounts.setHeld(user, reason);
+        int held = services.holdQueuedMail(user, reason);
+        if (!first) return;
+        LOG.warning(() -> "outbound account=" + user + " held: " + reason + "; " + held + " queued message(s) held");
+        notifyPostmaster(user, id, reason, client, held, figures);
+    }
+
+    private void notifyPostmaster(String who, String id, String reason, String client, int held, Map<String, Long> figures) {
+        boolean account = id.startsWith("user:");
+        StringBuilder body = new StringBuilder()
+                .append(account ? "The account " : "The local user ").append(who)
+                .append(" went past a hard sending limit").append(account ? " and has been held.\n\n" : ".\n\n")
+                .append("Client: ").append(client).append('\n')
+                .append("Reason: ").append(reason).append('\n');
+        if (held >= 0) body.append("Queued messages put on hold: ").append(held).append('\n');
+        else body.append("Its message was kept aside in the maildrop's held/ folder.\n");
+        body.append("\nFigures:\n");
+        figures.forEach((k, v) -> body.append("  ").append(k).append(": ").append(v).append('\n'));
+        if (account) body.append("\nIf this is legitimate, lift the hold with:  portcullis user release ").append(who).append('\n')
+                .append("If the account is compromised, change its password first:  portcullis user passwd ").append(who).append('\n');
+        services.notifyPostmaster((account ? "Account " : "Local user ") + who + " held: outbound limit exceeded", body.toString());
     }
 
     /** Found by ServiceLoader under the name "outbound". */
