@@ -109,7 +109,7 @@ public final class DsnBuilder implements Dsn {
      * into a Will-Retry-Until field (RFC 3464 2.3.9). Null: "will keep trying", no date.
      *
      * @throws IllegalArgumentException the sender is the null sender (a DSN about a DSN is never sent,
-     *         RFC 3464 / RFC 5321 6.1), {@code outcomes} has no FAILED or DELAYED recipient (DELIVERED ones
+     *         RFC 3464 2, RFC 5321 4.5.5), {@code outcomes} has no FAILED or DELAYED recipient (DELIVERED ones
      *         are not reported), or {@code reportingMta} is not a host name
      */
     public byte[] build(String reportingMta, Envelope original, List<RecipientOutcome> outcomes,
@@ -508,6 +508,7 @@ public final class DsnBuilder implements Dsn {
         List<String> top = new ArrayList<>();
         List<String> types = new ArrayList<>();
         String topType = null;
+        String boundary = null;
         int depth = 0;
         MimeTokenStream parser = new MimeTokenStream(STRICT);
         parser.setRecursionMode(RecursionMode.M_NO_RECURSE);
@@ -516,7 +517,12 @@ public final class DsnBuilder implements Dsn {
             for (EntityState s = parser.getState(); s != EntityState.T_END_OF_STREAM; s = parser.next()) {
                 switch (s) {
                     case T_FIELD -> { if (depth == 0) top.add(parser.getField().getName()); }
-                    case T_START_MULTIPART -> { if (depth == 0) topType = parser.getBodyDescriptor().getMimeType(); }
+                    case T_START_MULTIPART -> {
+                        if (depth == 0) {
+                            topType = parser.getBodyDescriptor().getMimeType();
+                            boundary = parser.getBodyDescriptor().getBoundary();
+                        }
+                    }
                     case T_START_BODYPART -> depth++;
                     case T_END_BODYPART -> depth--;
                     case T_BODY -> { if (depth == 1) types.add(parser.getBodyDescriptor().getMimeType()); }
@@ -529,6 +535,13 @@ public final class DsnBuilder implements Dsn {
         if (!TOP_FIELDS.equals(top)) throw broken("header fields " + top);
         if (!"multipart/report".equals(topType)) throw broken("type " + topType);
         if (!PART_TYPES.equals(types)) throw broken("parts " + types);
+        // Lenient readers take any line that starts with the delimiter for one (RFC 2046 5.1.1 forbids it
+        // in the content): three delimiters and the close, and no other line may.
+        String delimiter = "\r\n--" + boundary;
+        String all = new String(message, StandardCharsets.ISO_8859_1);
+        int count = 0;
+        for (int i = all.indexOf(delimiter); i >= 0; i = all.indexOf(delimiter, i + 1)) count++;
+        if (count != 4) throw broken(count + " lines start with the boundary");
     }
 
     private static IllegalStateException broken(String what) {

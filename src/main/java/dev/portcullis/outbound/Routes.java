@@ -40,7 +40,9 @@ final class Routes {
     static final int MAX_ADDRESSES = 10;
 
     record Target(String host, InetAddress address, int port) {
-        @Override public String toString() { return host + "[" + address.getHostAddress() + "]:" + port; }
+        @Override public String toString() {
+            return (dev.portcullis.net.IpLiteral.parse(host) != null ? "" : host) + "[" + address.getHostAddress() + "]:" + port;
+        }
     }
 
     sealed interface Route {}

@@ -97,7 +97,7 @@ final class SmtpClient implements Closeable {
 
     /** "mx.example.net[192.0.2.1]:25", for logs and DSNs. */
     String describe() {
-        return hostName + "[" + address.getAddress().getHostAddress() + "]:" + address.getPort();
+        return (isIpLiteral(hostName) ? "" : hostName) + "[" + address.getAddress().getHostAddress() + "]:" + address.getPort();
     }
 
     /** The remote MTA's name for RFC 3464 Remote-MTA: the host name we connected to. */

@@ -85,7 +85,7 @@ final class Transfer {
                 break;
             }
             Unreachable failure = last;
-            LOG.info(() -> "outbound " + t + ": " + failure.diagnostic() + "; next address");
+            LOG.fine(() -> "outbound " + t + ": " + failure.diagnostic() + "; next address");
         }
         return last;
     }

@@ -27,8 +27,6 @@ public final class Pop3Listener implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger("portcullis.pop3");
     private static final AtomicLong SESSIONS = new AtomicLong();
-    /** A TLS handshake takes milliseconds; a client that stalls in it gets this long, not the 10-minute idle timeout. */
-    private static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(60);
 
     private final Config.Listener config;
     private final Pop3Service service;
@@ -79,7 +77,8 @@ public final class Pop3Listener implements AutoCloseable {
         try {
             socket.setTcpNoDelay(true);
             if (config.role().equals("pop3s")) {
-                socket.setSoTimeout((int) Math.min(HANDSHAKE_TIMEOUT.toMillis(), service.settings().timeout().toMillis()));
+                // the session sets its own timeout afterwards
+                socket.setSoTimeout((int) Pop3Session.handshakeTimeout(service.settings()).toMillis());
                 socket = tls.upgradeServerSide(socket);
             }
             new Pop3Session(service, new SocketConnection(socket, tls), id).run();

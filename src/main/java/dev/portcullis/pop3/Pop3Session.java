@@ -1,6 +1,7 @@
 package dev.portcullis.pop3;
 
 import dev.portcullis.accounts.LoginGuard;
+import dev.portcullis.config.Config;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -11,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -51,6 +53,8 @@ final class Pop3Session {
     static final int MAX_SASL_RESPONSE = 8192;
     /** Unknown commands, commands in the wrong state and overlong lines before the session is closed. */
     static final int MAX_BAD_COMMANDS = 10;
+    /** A TLS handshake takes milliseconds; one that stalls gets this long, not the whole inactivity timeout. */
+    static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(60);
 
     private enum State { AUTHORIZATION, TRANSACTION }
 
@@ -280,7 +284,9 @@ final class Pop3Session {
         flush();
         in.discardBuffered(); // what the client sent after STLS came in clear: forget it
         try {
+            conn.readTimeout(handshakeTimeout(service.settings()));
             conn.startTls();
+            conn.readTimeout(service.settings().timeout());
         } catch (IOException e) {
             endReason = "TLS handshake failed: " + e.getMessage();
             closing = true;
@@ -422,6 +428,10 @@ final class Pop3Session {
         if (m == null) { err("no such message, only " + drop.size() + " messages in maildrop"); return null; }
         if (m.deleted) { err("message " + Long.parseLong(arg) + " already deleted"); return null; }
         return m;
+    }
+
+    static Duration handshakeTimeout(Config.Pop3 settings) {
+        return settings.timeout().compareTo(HANDSHAKE_TIMEOUT) < 0 ? settings.timeout() : HANDSHAKE_TIMEOUT;
     }
 
     // ---- replies ------------------------------------------------------------------------------------

@@ -125,6 +125,17 @@ final class SmtpSink implements AutoCloseable {
         }
     }
 
+    /**
+     * Sessions that ended, from the counters smtp-sink prints with {@code -c} ("sess=N quit=N mesg=N"), less
+     * the one {@link #start} opened to see that the sink listens.
+     */
+    int sessions() {
+        var m = java.util.regex.Pattern.compile("sess=(\\d+)").matcher(log());
+        int last = 0;
+        while (m.find()) last = Integer.parseInt(m.group(1));
+        return Math.max(0, last - 1);
+    }
+
     /** Every transaction dumped so far, oldest first. */
     List<Dump> dumps() throws IOException {
         if (!Files.isDirectory(dumps)) return List.of();

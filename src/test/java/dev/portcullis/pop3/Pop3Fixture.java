@@ -48,7 +48,8 @@ final class Pop3Fixture implements AutoCloseable {
             c.command("EHLO client.remote.test", 250, null);
             c.command("MAIL FROM:<sender@remote.test>", 250, null);
             c.command("RCPT TO:<" + mailbox + "@" + TestServer.DOMAIN + ">", 250, null);
-            SmtpScript.Reply r = c.data("From: sender@remote.test\r\nSubject: " + subject + "\r\n\r\n" + body);
+            String text = "From: sender@remote.test\r\nSubject: " + subject + "\r\n\r\n" + body;
+            SmtpScript.Reply r = c.data(text.replace("\r\n.", "\r\n..")); // SMTP's dot-stuffing (RFC 5321 4.5.2)
             if (r.code() != 250) throw new AssertionError("message refused: " + r);
             c.quit();
         }
