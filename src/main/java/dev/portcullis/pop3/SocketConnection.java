@@ -1,5 +1,6 @@
 package dev.portcullis.pop3;
 
+import dev.portcullis.net.WriteWatchdog;
 import dev.portcullis.tls.ServerTls;
 import java.io.IOException;
 import java.io.InputStream;
@@ -41,7 +42,7 @@ final class SocketConnection implements Connection {
     @Override public void readTimeout(Duration timeout) throws IOException {
         socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
         timeoutNanos = timeout.toNanos();
-        out.timeoutNanos = timeoutNanos;
+        out.timeout(timeoutNanos);
     }
 
     @Override public void close() {

@@ -1,5 +1,6 @@
 package dev.portcullis.smtp;
 
+import dev.portcullis.net.WriteWatchdog;
 import dev.portcullis.tls.ServerTls;
 import java.io.IOException;
 import java.io.InputStream;
@@ -40,7 +41,7 @@ final class SocketTransport implements Transport {
     @Override public void readTimeout(Duration timeout) throws IOException {
         socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
         timeoutNanos = timeout.toNanos();
-        out.timeoutNanos = timeoutNanos;
+        out.timeout(timeoutNanos);
     }
 
     @Override public void close() {

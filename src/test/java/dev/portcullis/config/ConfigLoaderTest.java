@@ -56,7 +56,8 @@ class ConfigLoaderTest {
         assertEquals("localhost", c.hostname());
         assertEquals(dir.resolve("data"), c.dataDir());
         assertEquals(List.of(new Config.Listener("127.0.0.1", 2525, "mx"), new Config.Listener("127.0.0.1", 2587, "submission"),
-                new Config.Listener("127.0.0.1", 2465, "submissions")), c.listeners());
+                new Config.Listener("127.0.0.1", 2465, "submissions"), new Config.Listener("127.0.0.1", 2110, "pop3"),
+                new Config.Listener("127.0.0.1", 2995, "pop3s")), c.listeners());
         assertEquals(new Config.Smtp(25L << 20, 100, 100, 10, false, Duration.ofMinutes(5), Duration.ofMinutes(3), "ESMTP Portcullis"),
                 c.smtp());
         assertEquals(List.of("localhost"), c.local().domains());

@@ -1,4 +1,4 @@
-package dev.portcullis.pop3;
+package dev.portcullis.net;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -7,19 +7,18 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Bounds writes, which Java sockets cannot: SO_TIMEOUT covers reads only, so a client that asks for a large
- * RETR and never reads it would block its session in write() forever (and keep its mailbox locked). One daemon
- * thread looks at every connection in the middle of a write, twice a second, and closes those stuck for longer
- * than their timeout; the blocked write then fails and the session ends without UPDATE.
- *
- * The same mechanism as SMTP's (dev.portcullis.smtp.WriteWatchdog, package-private there); kept apart so the
- * two protocol packages do not reach into each other.
+ * Bounds writes, which Java sockets cannot: SO_TIMEOUT covers reads only, so a client that pipelines SMTP
+ * commands (or asks for a large POP3 RETR) and never reads our replies would block its session in write()
+ * forever once the buffers fill (RFC 5321 4.5.3.2 timeouts apply to both directions; Postfix's smtpd_timeout
+ * covers writes too). Shared by every protocol listener.
+ * One daemon thread looks at every connection that is in the middle of a write, twice a second, and
+ * closes those stuck for longer than their timeout; the blocked write then fails and the session ends.
  */
-final class WriteWatchdog {
+public final class WriteWatchdog {
     private static final Set<Guarded> WRITING = ConcurrentHashMap.newKeySet();
 
     static {
-        Thread.ofPlatform().daemon().name("pop3-write-watchdog").start(() -> {
+        Thread.ofPlatform().daemon().name("write-watchdog").start(() -> {
             while (true) {
                 try {
                     Thread.sleep(500);
@@ -35,17 +34,20 @@ final class WriteWatchdog {
     private WriteWatchdog() {}
 
     /** An output stream whose writes give up (by closing the socket) after {@code timeoutNanos}. */
-    static final class Guarded extends OutputStream {
+    public static final class Guarded extends OutputStream {
         private final OutputStream out;
         private final Socket socket;
-        volatile long timeoutNanos;
+        private volatile long timeoutNanos;
         private volatile long since;
 
-        Guarded(OutputStream out, Socket socket, long timeoutNanos) {
+        public Guarded(OutputStream out, Socket socket, long timeoutNanos) {
             this.out = out;
             this.socket = socket;
             this.timeoutNanos = timeoutNanos;
         }
+
+        /** A new bound for the writes to come (sessions switch between command and data timeouts). */
+        public void timeout(long nanos) { timeoutNanos = nanos; }
 
         @Override public void write(int b) throws IOException { write(new byte[] {(byte) b}, 0, 1); }
 
