@@ -46,8 +46,15 @@ final class Bouncer {
     private final Address postmaster;
     private final Consumer<String> queued;
     private final Clock clock;
+    private final java.time.Duration giveUpAfter; // for "will retry until" in delay warnings; null: not said
 
     Bouncer(Spool spool, Dsn dsn, String reportingMta, Address postmaster, Consumer<String> queued, Clock clock) {
+        this(spool, dsn, reportingMta, postmaster, queued, clock, null);
+    }
+
+    Bouncer(Spool spool, Dsn dsn, String reportingMta, Address postmaster, Consumer<String> queued, Clock clock,
+            java.time.Duration giveUpAfter) {
+        this.giveUpAfter = giveUpAfter;
         this.spool = spool;
         this.dsn = dsn;
         this.reportingMta = reportingMta;
@@ -61,7 +68,7 @@ final class Bouncer {
         if (failed.isEmpty()) return;
         String id = original.queueId();
         if (!original.sender().isNull()) {
-            String dsnId = store(original, original.sender(), failed, content, DSN_IDENTITY);
+            String dsnId = store(original, original.sender(), failed, content, DSN_IDENTITY, null);
             LOG.info(() -> "outbound queue_id=" + id + " bounce queue_id=" + dsnId + " to=" + original.sender()
                     + " recipients=" + recipients(failed));
             return;
@@ -74,7 +81,7 @@ final class Bouncer {
         // RFC 3464 needs a sender to report to; the postmaster stands in for <> (Postfix's "2bounce" notice).
         Envelope asIfFromPostmaster = new Envelope(id, postmaster, original.recipients(), original.received(),
                 original.clientAddress(), original.helo(), original.authUser(), original.mailParameters());
-        String dsnId = store(asIfFromPostmaster, postmaster, failed, content, DOUBLE_BOUNCE_IDENTITY);
+        String dsnId = store(asIfFromPostmaster, postmaster, failed, content, DOUBLE_BOUNCE_IDENTITY, null);
         LOG.warning(() -> "outbound queue_id=" + id + " from=<> undeliverable, no bounce to the null sender; double bounce queue_id="
                 + dsnId + " to=" + postmaster + " recipients=" + recipients(failed));
     }
@@ -83,18 +90,22 @@ final class Bouncer {
     boolean delayed(Envelope original, List<RecipientOutcome> delayed, ContentSource content) throws IOException {
         if (delayed.isEmpty()) return false;
         if (original.sender().isNull()) return false; // nobody to warn, and nothing to answer a DSN with
-        String dsnId = store(original, original.sender(), delayed, content, DSN_IDENTITY);
+        Instant until = giveUpAfter == null || original.received() == null ? null : original.received().plus(giveUpAfter);
+        String dsnId = store(original, original.sender(), delayed, content, DSN_IDENTITY, until);
         LOG.info(() -> "outbound queue_id=" + original.queueId() + " delay warning queue_id=" + dsnId + " to="
                 + original.sender() + " recipients=" + recipients(delayed));
         return true;
     }
 
     private String store(Envelope original, Address to, List<RecipientOutcome> outcomes, ContentSource content,
-                         String identity) throws IOException {
+                         String identity, Instant retryUntil) throws IOException {
         Instant now = clock.instant();
         byte[] message;
         try (InputStream in = content.open()) {
-            message = dsn.build(reportingMta, original, outcomes, in, now);
+            // DsnBuilder can say until when a delayed recipient is retried (RFC 3464 2.3.9 Will-Retry-Until).
+            message = retryUntil != null && dsn instanceof DsnBuilder builder
+                    ? builder.build(reportingMta, original, outcomes, in, now, retryUntil)
+                    : dsn.build(reportingMta, original, outcomes, in, now);
         }
         String id = QueueIds.next();
         Map<String, String> params = ascii(to.mailbox()) ? Map.of() : Map.of("SMTPUTF8", "");

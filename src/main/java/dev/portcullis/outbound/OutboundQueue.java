@@ -103,7 +103,7 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
         this.spool = spool;
         this.isRemote = isRemote;
         this.transfer = new Transfer(settings, new Routes(dns, settings), new ClientTls(settings.tlsVerify().equals("verify")));
-        this.bouncer = new Bouncer(spool, dsn, reportingMta, postmaster, queued, clock);
+        this.bouncer = new Bouncer(spool, dsn, reportingMta, postmaster, queued, clock, settings.giveUpAfter());
         this.schedule = new RetrySchedule(settings.retryIntervals(), settings.giveUpAfter());
         this.clock = clock;
         LOG.info(() -> "outbound delivery: " + describe(settings));
@@ -476,7 +476,7 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
                 } catch (IOException ex) {
                     // The queued message could not be read (removed meanwhile, or a disk error).
                     outcomes = Transfer.all(job.recipients, new Transfer.Unreachable(false, "4.3.0", null,
-                            "x-local; cannot read the queued message: " + ex.getMessage()));
+                            "cannot read the queued message: " + ex.getMessage()));
                 }
                 if (down != null && !down.permanent()) lane.wasDown = true;
                 complete(job, outcomes);

@@ -76,7 +76,7 @@ final class Routes {
         if (literal != null) return new Targets(List.of(new Target(host, literal, port)));
         Resolved r = addresses(host);
         if (r.addresses.isEmpty())
-            return new Failure(false, r.temporary ? "4.4.3" : "4.4.4", "x-local; smarthost " + host
+            return new Failure(false, r.temporary ? "4.4.3" : "4.4.4", "smarthost " + host
                     + (r.temporary ? ": DNS lookup failed temporarily" : ": host name not found"));
         List<Target> out = new ArrayList<>();
         for (InetAddress a : r.addresses) out.add(new Target(host, a, port));
@@ -85,22 +85,22 @@ final class Routes {
 
     private Route mx(String domain) {
         if (domain.isEmpty() || domain.startsWith("["))
-            return new Failure(true, "5.1.2", "x-local; address literals are not delivered to: " + domain);
+            return new Failure(true, "5.1.2", "address literals are not delivered to: " + domain);
         DnsAnswer<MxHost> mx = dns.mx(domain);
         List<String> hosts = new ArrayList<>();
         switch (mx.status()) {
             case TEMPFAIL -> {
-                return new Failure(false, "4.4.3", "x-local; MX lookup for " + domain + " failed temporarily");
+                return new Failure(false, "4.4.3", "MX lookup for " + domain + " failed temporarily");
             }
             case NXDOMAIN -> {
-                return new Failure(true, "5.1.2", "x-local; domain " + domain + " does not exist");
+                return new Failure(true, "5.1.2", "domain " + domain + " does not exist");
             }
             case NODATA -> hosts.add(domain); // RFC 5321 5.1: implicit MX
             case OK -> {
                 List<MxHost> records = mx.records();
                 // RFC 7505 3: a null MX is the only MX of its domain; one among others is a broken record we skip.
                 if (records.size() == 1 && records.getFirst().host().isEmpty())
-                    return new Failure(true, "5.1.10", "x-local; " + domain + " does not accept mail (null MX, RFC 7505)");
+                    return new Failure(true, "5.1.10", "" + domain + " does not accept mail (null MX, RFC 7505)");
                 TreeMap<Integer, List<String>> byPreference = new TreeMap<>();
                 for (MxHost h : records) {
                     if (h.host().isEmpty()) continue;
@@ -123,11 +123,11 @@ final class Routes {
         }
         if (!out.isEmpty()) return new Targets(cap(out));
         if (loop && hosts.isEmpty())
-            return new Failure(true, "5.4.6", "x-local; mail for " + domain + " loops back to myself");
-        if (temporary) return new Failure(false, "4.4.3", "x-local; address lookup for the mail hosts of " + domain + " failed temporarily");
+            return new Failure(true, "5.4.6", "mail for " + domain + " loops back to myself");
+        if (temporary) return new Failure(false, "4.4.3", "address lookup for the mail hosts of " + domain + " failed temporarily");
         if (mx.status() == DnsAnswer.Status.NODATA)
-            return new Failure(true, "5.1.2", "x-local; " + domain + " has no MX and no address record");
-        return new Failure(false, "4.4.4", "x-local; no mail host of " + domain + " has an address");
+            return new Failure(true, "5.1.2", "" + domain + " has no MX and no address record");
+        return new Failure(false, "4.4.4", "no mail host of " + domain + " has an address");
     }
 
     private record Resolved(List<InetAddress> addresses, boolean temporary) {}

@@ -65,7 +65,7 @@ final class Transfer {
         Routes.Route route = routes.route(domain);
         if (route instanceof Routes.Failure f) return new Unreachable(f.permanent(), f.status(), null, f.diagnostic());
         boolean smarthost = settings.viaSmarthost(domain);
-        Unreachable last = new Unreachable(false, "4.4.1", null, "x-local; no address to try");
+        Unreachable last = new Unreachable(false, "4.4.1", null, "no address to try");
         for (Routes.Target t : ((Routes.Targets) route).targets()) {
             boolean tryTls = true;
             for (int attempt = 0; attempt < 2; attempt++) {
@@ -99,7 +99,7 @@ final class Transfer {
             c = SmtpClient.connect(new InetSocketAddress(t.address(), t.port()), t.host(), settings.connectTimeout(),
                     settings.commandTimeout());
         } catch (IOException e) {
-            return new Unreachable(false, "4.4.1", null, "x-local; connect to " + t + ": " + message(e));
+            return new Unreachable(false, "4.4.1", null, "connect to " + t + ": " + message(e));
         }
         try {
             Reply greeting = c.greeting();
@@ -117,7 +117,7 @@ final class Transfer {
                 } catch (SSLException e) {
                     c.close();
                     return new TlsFailed(new Unreachable(false, "4.7.5", c.hostName(),
-                            "x-local; TLS handshake with " + c.describe() + " failed: " + message(e)));
+                            "TLS handshake with " + c.describe() + " failed: " + message(e)));
                 }
                 if (start.code() != 220) {
                     if (settings.tls().equals("required")) return fail(c, "4.7.10", "STARTTLS", start);
@@ -131,7 +131,7 @@ final class Transfer {
             if (!c.isTls() && settings.tls().equals("required")) {
                 c.quit();
                 c.close();
-                return new Unreachable(false, "4.7.10", c.hostName(), "x-local; " + c.describe()
+                return new Unreachable(false, "4.7.10", c.hostName(), "" + c.describe()
                         + (tryTls ? " does not offer STARTTLS" : " failed TLS") + " and [outbound] tls = \"required\"");
             }
             if (smarthost && settings.authUser() != null) {
@@ -144,7 +144,7 @@ final class Transfer {
         } catch (IOException e) {
             c.close();
             String status = e instanceof SmtpClient.ProtocolException ? "4.5.0" : "4.4.2";
-            return new Unreachable(false, status, c.hostName(), "x-local; session with " + c.describe() + " failed: " + message(e));
+            return new Unreachable(false, status, c.hostName(), "session with " + c.describe() + " failed: " + message(e));
         }
     }
 
@@ -154,7 +154,7 @@ final class Transfer {
             c.quit();
             c.close();
             return new Unreachable(false, "4.7.10", c.hostName(),
-                    "x-local; not sending AUTH credentials to " + c.describe() + " without TLS");
+                    "not sending AUTH credentials to " + c.describe() + " without TLS");
         }
         String mechanisms = c.parameters("AUTH");
         List<String> offered = mechanisms == null ? List.of()
@@ -171,7 +171,7 @@ final class Transfer {
         } else {
             c.quit();
             c.close();
-            return new Unreachable(false, "4.7.0", c.hostName(), "x-local; " + c.describe()
+            return new Unreachable(false, "4.7.0", c.hostName(), "" + c.describe()
                     + " offers no AUTH PLAIN or LOGIN" + (mechanisms == null ? "" : " (only " + oneLine(mechanisms) + ")"));
         }
         if (r.code() == 235) return null;
@@ -180,7 +180,7 @@ final class Transfer {
         c.quit();
         c.close();
         // Wrong credentials are our configuration's fault, not the recipients': defer, never bounce.
-        return new Unreachable(false, "4.7.0", c.hostName(), "x-local; AUTH refused by " + c.describe() + ": "
+        return new Unreachable(false, "4.7.0", c.hostName(), "AUTH refused by " + c.describe() + ": "
                 + refusal.oneLine());
     }
 
@@ -207,13 +207,13 @@ final class Transfer {
         String mta = c.hostName();
         Map<Address, RecipientOutcome> outcomes = new LinkedHashMap<>();
         if (m.needsUtf8() && !c.offers("SMTPUTF8"))
-            return new Result(allFailed(m.recipients(), "5.6.7", mta, "x-local; " + c.describe()
+            return new Result(allFailed(m.recipients(), "5.6.7", mta, "" + c.describe()
                     + " does not support SMTPUTF8 (RFC 6531), which this message needs"), true);
         String sizeParam = c.parameters("SIZE");
         if (sizeParam != null) {
             long limit = parseSize(sizeParam);
             if (limit > 0 && m.size() > limit)
-                return new Result(allFailed(m.recipients(), "5.3.4", mta, "x-local; message of " + m.size()
+                return new Result(allFailed(m.recipients(), "5.3.4", mta, "message of " + m.size()
                         + " octets is larger than the " + limit + " that " + c.describe() + " accepts"), true);
         }
         StringBuilder mail = new StringBuilder("MAIL FROM:").append(m.sender().path());
@@ -272,7 +272,7 @@ final class Transfer {
         } catch (IOException | RuntimeException e) {
             c.close();
             String status = e instanceof SmtpClient.ProtocolException ? "4.5.0" : "4.4.2";
-            String why = "x-local; " + (e instanceof SmtpClient.ProtocolException ? "protocol error from " : "connection to ")
+            String why = "" + (e instanceof SmtpClient.ProtocolException ? "protocol error from " : "connection to ")
                     + c.describe() + (e instanceof SmtpClient.ProtocolException ? ": " : " lost: ") + message(e);
             for (Address r : m.recipients())
                 outcomes.putIfAbsent(r, new RecipientOutcome(r, Action.DELAYED, status, mta, why));

@@ -10,6 +10,7 @@ import dev.portcullis.dns.DnsjavaClient;
 import dev.portcullis.store.SqliteStateStore;
 import dev.portcullis.delivery.LocalDelivery;
 import dev.portcullis.hook.Plugin;
+import dev.portcullis.net.Listener;
 import dev.portcullis.pickup.Maildrop;
 import dev.portcullis.plugins.outbound.OutboundPlugin;
 import dev.portcullis.pickup.PickupService;
@@ -40,7 +41,7 @@ public final class Server implements AutoCloseable {
     private final List<Plugin> plugins;
     private final DeliveryAgent delivery;
     /** SMTP and POP3 listeners, in configuration order. */
-    private final List<AutoCloseable> listeners = new ArrayList<>();
+    private final List<Listener> listeners = new ArrayList<>();
     private final ServerTls tls;
     private final SqliteStateStore store;
     private final SqliteAccounts accounts;
@@ -92,7 +93,7 @@ public final class Server implements AutoCloseable {
             var pop3 = new dev.portcullis.pop3.Pop3Service(config, services.loginGuard());
             for (Config.Listener l : config.listeners())
                 listeners.add(dev.portcullis.pop3.Pop3Listener.ROLES.contains(l.role())
-                        ? new dev.portcullis.pop3.Pop3Listener(l, pop3, tls) : new SmtpListener(l, service, tls));
+                        ? dev.portcullis.pop3.Pop3Listener.open(l, pop3, tls) : SmtpListener.open(l, service, tls));
         } catch (IOException e) {
             close();
             throw e;
@@ -177,7 +178,7 @@ public final class Server implements AutoCloseable {
 
     /** The port each listener is bound to, in configuration order (useful with port 0). */
     public List<Integer> ports() {
-        return listeners.stream().map(l -> l instanceof dev.portcullis.pop3.Pop3Listener p ? p.port() : ((SmtpListener) l).port()).toList();
+        return listeners.stream().map(Listener::port).toList();
     }
 
     public Config config() { return config; }
@@ -186,7 +187,7 @@ public final class Server implements AutoCloseable {
 
     @Override public void close() {
         if (pickup != null) pickup.close(); // no new local mail while delivery stops
-        for (AutoCloseable l : listeners) {
+        for (Listener l : listeners) {
             try {
                 l.close();
             } catch (Exception ignored) {

@@ -28,6 +28,7 @@ import dev.portcullis.hook.RcptHook;
 import dev.portcullis.hook.Reply;
 import dev.portcullis.hook.ResetContext;
 import dev.portcullis.hook.ResetHook;
+import dev.portcullis.hook.Transaction;
 import dev.portcullis.hook.UnrecognizedCommandContext;
 import dev.portcullis.hook.UnrecognizedCommandHook;
 import dev.portcullis.hook.VrfyContext;
@@ -488,7 +489,9 @@ public final class SmtpSession {
             return;
         }
         byte[] prefix = (received + flagHeaders(t) + t.addedHeaders).getBytes(StandardCharsets.UTF_8);
-        ReceivedMessage stored = new ReceivedMessage(prefix, content.array(), content.length());
+        ReceivedMessage stored = t.headerEdits.isEmpty()
+                ? new ReceivedMessage(prefix, content.array(), content.length())
+                : edited(prefix, ReceivedMessage.withHeaderEdits(content.array(), content.length(), t.headerEdits));
         var queue = service.hooks().run(QueueHook.class, "queue", state, h -> h.onQueue(new QueueContext(state, t, stored)));
         switch (queue.result()) {
             case HookResult.Ok ok -> {
@@ -504,10 +507,17 @@ public final class SmtpSession {
         }
     }
 
-    /** The safe default of the queue phase: 250 only once the message is on disk. */
+    private static ReceivedMessage edited(byte[] prefix, byte[] body) { return new ReceivedMessage(prefix, body, body.length); }
+
+    /**
+     * The safe default of the queue phase: 250 only once the message is on disk. A message a plugin asked to
+     * hold ({@link Transaction#HOLD}) is held before the 250 and never handed to delivery;
+     * when the hold cannot be recorded the message is taken back out and the client told to try again.
+     */
     private void spool(TransactionState t, ReceivedMessage message) throws IOException {
         Envelope envelope = new Envelope(t.queueId, t.sender, t.recipients, service.clock().instant(),
                 state.remote.getHostAddress(), state.helo, state.authUser, t.parameters);
+        String hold = t.notes.get(Transaction.HOLD).orElse(null);
         try {
             service.spool().store(envelope, List.of(ByteBuffer.wrap(message.prefix()),
                     ByteBuffer.wrap(message.body(), 0, message.bodyLength())));
@@ -517,10 +527,25 @@ public final class SmtpSession {
             reply(451, "4.3.0", "Error: local error in processing, message not accepted");
             return;
         }
+        if (hold != null) {
+            try {
+                service.spool().hold(t.queueId, hold);
+            } catch (IOException e) {
+                LOG.log(Level.SEVERE, "hold failed for " + t.queueId + " session=" + state.id, e);
+                try {
+                    service.spool().remove(t.queueId);
+                } catch (IOException again) {
+                    LOG.log(Level.SEVERE, "could not take back " + t.queueId + " after a failed hold: it will be delivered", again);
+                }
+                logMessage(t, "451 hold failure", "core");
+                reply(451, "4.3.0", "Error: local error in processing, message not accepted");
+                return;
+            }
+        }
         state.messagesAccepted++;
-        logMessage(t, "250 queued", "core");
+        logMessage(t, hold == null ? "250 queued" : "250 queued and held: " + hold, "core");
         reply(250, "2.0.0", "Ok: queued as " + t.queueId);
-        service.queued().accept(t.queueId);
+        if (hold == null) service.queued().accept(t.queueId);
     }
 
     private void reject(TransactionState t, int code, String enhanced, String text, String by) throws IOException {

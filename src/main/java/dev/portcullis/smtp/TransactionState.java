@@ -15,6 +15,8 @@ final class TransactionState implements Transaction {
     final List<Address> recipients = new ArrayList<>();
     final Notes notes = new Notes();
     final StringBuilder addedHeaders = new StringBuilder();
+    /** Edits of the client's own header section, applied in this order when the message is stored. */
+    final List<ReceivedMessage.HeaderEdit> headerEdits = new ArrayList<>();
     String queueId;
     /** Trace entries from this index on belong to this transaction. */
     int traceStart;
@@ -37,8 +39,22 @@ final class TransactionState implements Transaction {
     @Override public Notes notes() { return notes; }
 
     @Override public void addHeader(String name, String value) {
-        if (!name.matches("[!-9;-~]+")) throw new IllegalArgumentException("not a header field name: " + name);
+        checkName(name);
         // fold nothing, inject nothing: one physical line per added field
         addedHeaders.append(name).append(": ").append(value.replaceAll("[\r\n]+", " ")).append("\r\n");
+    }
+
+    @Override public void replaceHeader(String name, String value) {
+        checkName(name);
+        headerEdits.add(new ReceivedMessage.HeaderEdit(name, 0, value.replaceAll("[\r\n]+", " ")));
+    }
+
+    @Override public void removeHeader(String name, int occurrence) {
+        checkName(name);
+        headerEdits.add(new ReceivedMessage.HeaderEdit(name, occurrence, null));
+    }
+
+    private static void checkName(String name) {
+        if (!name.matches("[!-9;-~]+")) throw new IllegalArgumentException("not a header field name: " + name);
     }
 }

@@ -220,6 +220,22 @@ class OutboundDeliveryTest {
         assertTrue(second.messages("alice").isEmpty());
     }
 
+    @Test void aDeliveryUnderWayAtShutdownIsNeitherLostNorRepeated() throws Exception {
+        SmtpSink sink = sink("127.0.0.2", "sink", "-w", "2"); // 2 s before the 354: the transaction is under way
+        sink.start();
+        TestServer first = server("a", "").start();
+        String id = submit(first, "alice@example.test", List.of("busy@example.net", "bob@example.test"), "in flight");
+        first.awaitMessages("bob", 1, WAIT);
+        Thread.sleep(500);
+        first.close(); // waits a few seconds for sessions under way
+        TestServer second = closing(server("a", "").start());
+        second.awaitQueueEmpty(WAIT);
+        sink.await(1, WAIT);
+        Thread.sleep(300);
+        assertEquals(1, sink.count("busy@example.net"), "exactly once: " + id);
+        assertEquals(1, second.messages("bob").size());
+    }
+
     @Test void aDelayWarningIsSentOnceThenTheMessageIsDelivered() throws Exception {
         SmtpSink sink = sink("127.0.0.2", "sink");
         TestServer server = closing(server("a", "delay_warning_after = \"1s\"\ngive_up_after = \"1h\"\n").start());
@@ -227,6 +243,7 @@ class OutboundDeliveryTest {
         String warning = server.awaitMessages("alice", 1, WAIT).getFirst();
         assertTrue(warning.contains("Action: delayed"), warning);
         assertTrue(warning.contains("Final-Recipient: rfc822; late@example.net"), warning);
+        assertTrue(warning.contains("Will-Retry-Until: "), "give_up_after is said: " + warning);
         Thread.sleep(2500); // more attempts fail meanwhile: still only one warning
         assertEquals(1, server.messages("alice").size());
         sink.start();
