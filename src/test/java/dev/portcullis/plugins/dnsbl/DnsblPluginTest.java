@@ -222,8 +222,9 @@ class DnsblPluginTest {
         assertEquals("skip", last(second).result());
         assertEquals(1, dns.queryLog().stream().filter(q -> q.equals("A 2.0.0.127.dead.test.")).count(),
                 "tested once, not per session: " + dns.queryLog());
-        assertEquals(1, dns.queryLog().stream().filter(q -> q.equals("A 2.2.0.192.dead.test.")).count(),
-                "asked by the first session only (while the test ran): a zone known broken is not even asked");
+        // the first session asks only if its lookup starts before the background test has finished: 0 or 1
+        assertTrue(dns.queryLog().stream().filter(q -> q.equals("A 2.2.0.192.dead.test.")).count() <= 1,
+                "a zone known broken is not even asked: " + dns.queryLog());
 
         h.clock.advance(ZoneHealth.RECHECK);
         connect(p, new FakeSession("192.0.2.2")); // triggers the retest in the background
