@@ -3,12 +3,13 @@
 #   bench_name=core-throughput   # prefix of every progress line
 #   . "$here/lib.sh"
 #
-# It gives: the tools (smtp-source from Debian's postfix, installed when missing; any other Debian
-# package on demand), a temp folder removed on every exit, background processes in their own process
-# groups stopped on every exit (also failure and Ctrl-C), the build-and-freeze of a Portcullis
+# It gives: the tools (smtp-source and smtp-sink from Debian's postfix, installed when missing; any other
+# Debian package on demand), a temp folder removed on every exit, background processes in their own
+# process groups stopped on every exit (also failure and Ctrl-C), the build-and-freeze of a Portcullis
 # checkout, one or more Portcullis servers on 127.0.0.1 (each with its own folder, config, data and log),
-# and the smtp-source run, delivery wait and log counts used by a measured run. Everything stays on
-# 127.0.0.1 and every wait is bounded. Expects `set -euo pipefail` in the caller.
+# smtp-sink instances on loopback that count what they receive, and the smtp-source run, delivery wait
+# and log counts used by a measured run. Everything stays on loopback (127.0.0.0/8) and every wait is
+# bounded. Expects `set -euo pipefail` in the caller.
 
 # Time limits (seconds): build, server start-up, each smtp-source run, waiting for delivery.
 build_limit=${build_limit:-600}
@@ -39,7 +40,8 @@ need_package() {
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || { log "$pkg installed but $cmd is still missing"; exit 1; }
 }
 
-# need_smtp_source: sets smtp_source, installing Debian's postfix (which ships it) when missing.
+# need_smtp_source: sets smtp_source and smtp_sink, installing Debian's postfix (which ships both) when
+# missing.
 need_smtp_source() {
   smtp_source=/usr/sbin/smtp-source
   [ -x "$smtp_source" ] || smtp_source="$(command -v smtp-source || true)"
@@ -49,26 +51,31 @@ need_smtp_source() {
     need_package smtp-source postfix
     smtp_source=/usr/sbin/smtp-source
   fi
+  smtp_sink=/usr/sbin/smtp-sink
+  [ -x "$smtp_sink" ] || smtp_sink="$(command -v smtp-sink || true)"
   local tool
   for tool in timeout setsid; do
     command -v "$tool" >/dev/null || { log "$tool (coreutils/util-linux) is missing"; exit 1; }
   done
 }
 
+# free_port [ADDRESS]: a TCP port free on ADDRESS (127.0.0.1 unless given; any loopback address works).
 free_port() {
+  local addr=${1:-127.0.0.1}
   if command -v python3 >/dev/null; then
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+    python3 -c 'import socket, sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1]); s.close()' "$addr"
     return
   fi
   local p
   for _ in $(seq 1 50); do   # no python3: a random high port that nobody answers on
     p=$(( 20000 + RANDOM % 40000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+    if ! (exec 3<>"/dev/tcp/$addr/$p") 2>/dev/null; then echo "$p"; return; fi
   done
   log "found no free port"; exit 1
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# port_open PORT [ADDRESS]: something accepts connections on ADDRESS (127.0.0.1 unless given):PORT.
+port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; }
 
 # --- temp folder, background processes, cleanup ----------------------------------------------------
 # bench_init: makes $work and installs the traps. Honours $keep (1: keep the folder).
@@ -97,11 +104,15 @@ bench_init() {
   trap 'log "terminated"; exit 143' TERM
 }
 
-# bg_start NAME OUTFILE COMMAND...: starts COMMAND in its own session and process group (setsid), stdin
-# from /dev/null, stdout and stderr to OUTFILE; its pid (also its group id) goes to bg_pid[NAME].
+# bg_start NAME OUTFILE [--stderr ERRFILE] COMMAND...: starts COMMAND in its own session and process
+# group (setsid), stdin from /dev/null, stdout and stderr to OUTFILE (stderr to ERRFILE when given); its
+# pid (also its group id) goes to bg_pid[NAME].
 bg_start() {
-  local name=$1 out=$2; shift 2
-  setsid "$@" >"$out" 2>&1 </dev/null &
+  local name=$1 out=$2 err=$2; shift 2
+  if [ "${1-}" = --stderr ]; then err=$2; shift 2; fi
+  if [ "$err" = "$out" ]; then setsid "$@" >"$out" 2>&1 </dev/null &
+  else setsid "$@" >"$out" 2>"$err" </dev/null &
+  fi
   bg_pid[$name]=$!
   bg_order+=("$name")
 }
@@ -231,52 +242,130 @@ delivered_count() {
 queued_count() { grep -c 'result="250 queued"' "$(srv_log "$1")" || true; }
 problem_count() { grep -cE ' (WARNING|SEVERE) ' "$(srv_log "$1")" || true; }
 
-# smtp-source arguments for every run (without -m); set by source_setup SESSIONS SIZE REUSE.
+# queue_left NAME: what is left in NAME's spool: "M messages, D .done, H .hold, S retry states, T in tmp"
+# (all 0 when the queue is empty).
+queue_left() {
+  local q m d h st t
+  q="$(srv_dir "$1")/data/queue"
+  m=$(find "$q/messages" -maxdepth 1 -type f ! -name '*.done' ! -name '*.hold' 2>/dev/null | wc -l)
+  d=$(find "$q/messages" -maxdepth 1 -type f -name '*.done' 2>/dev/null | wc -l)
+  h=$(find "$q/messages" -maxdepth 1 -type f -name '*.hold' 2>/dev/null | wc -l)
+  st=$(find "$q/state" -maxdepth 1 -type f 2>/dev/null | wc -l)
+  t=$(find "$q/tmp" -maxdepth 1 -type f 2>/dev/null | wc -l)
+  echo "$m messages, $d .done, $h .hold, $st retry states, $t in tmp"
+}
+queue_messages() { find "$(srv_dir "$1")/data/queue/messages" -maxdepth 1 -type f ! -name '*.done' ! -name '*.hold' 2>/dev/null | wc -l; }
+
+# smtp-source arguments for every run (without -m); set by source_setup SESSIONS SIZE REUSE [RECIPIENT]
+# (the recipient is bench@bench.test, the local mailbox, unless given).
 source_setup() {
-  source_args=(-c -s "$1" -l "$2" -f sender@bench.test -t bench@bench.test -M client.bench.test)
+  source_args=(-c -s "$1" -l "$2" -f sender@bench.test -t "${4:-bench@bench.test}" -M client.bench.test)
   (( $3 )) && source_args+=(-d)
   mode=$([ "$3" = 1 ] && echo "reused connections (-d)" || echo "one connection per message")
 }
 
-# run_source NAME LABEL COUNT: runs smtp-source against server NAME, output to its LABEL.out; on failure
-# shows the evidence (smtp-source's last lines, the server's warnings and last lines).
-run_source() {
-  local name=$1 label=$2 count=$3 out rc=0 log_file
-  out="$(srv_dir "$name")/$label.out"; log_file="$(srv_log "$name")"
-  waited timeout "$send_limit" "$smtp_source" "${source_args[@]}" -m "$count" "127.0.0.1:${srv_port[$name]}" >"$out" 2>&1 || rc=$?
+# source_run WHAT HOST:PORT OUTFILE COUNT [SERVERNAME]: runs smtp-source with source_args against
+# HOST:PORT, output to OUTFILE; on failure shows the evidence (smtp-source's last lines and, when
+# SERVERNAME is a Portcullis server started here, its warnings and last lines). WHAT names the run in
+# the progress lines.
+source_run() {
+  local what=$1 target=$2 out=$3 count=$4 name=${5-} rc=0 log_file
+  waited timeout "$send_limit" "$smtp_source" "${source_args[@]}" -m "$count" "$target" >"$out" 2>&1 || rc=$?
   if (( rc != 0 )); then
-    if (( rc == 124 )); then log "$name $label: smtp-source did not finish within ${send_limit}s (killed)"
-    else log "$name $label: smtp-source failed (exit status $rc)"; fi
-    log "$name $label: smtp-source output (last lines):"
+    if (( rc == 124 )); then log "$what: smtp-source did not finish within ${send_limit}s (killed)"
+    else log "$what: smtp-source failed (exit status $rc)"; fi
+    log "$what: smtp-source output (last lines):"
     tr '\r' '\n' <"$out" | grep -v '^$' | tail -n 5 | sed 's/^/  /' >&2
-    log "server '$name' log, warnings and errors (last lines):"
-    grep -E ' (WARNING|SEVERE) |Exception' "$log_file" | tail -n 20 | sed 's/^/  /' >&2 || echo "  (none)" >&2
-    log "server '$name' log, last lines:"; tail -n 10 "$log_file" | sed 's/^/  /' >&2
+    if [ -n "$name" ]; then
+      log_file="$(srv_log "$name")"
+      log "server '$name' log, warnings and errors (last lines):"
+      grep -E ' (WARNING|SEVERE) |Exception' "$log_file" | tail -n 20 | sed 's/^/  /' >&2 || echo "  (none)" >&2
+      log "server '$name' log, last lines:"; tail -n 10 "$log_file" | sed 's/^/  /' >&2
+    fi
   fi
   return "$rc"
 }
 
+# run_source NAME LABEL COUNT: runs smtp-source against server NAME, output to its LABEL.out (see
+# source_run).
+run_source() {
+  source_run "$1 $2" "127.0.0.1:${srv_port[$1]}" "$(srv_dir "$1")/$2.out" "$3" "$1"
+}
+
 # source_counter NAME LABEL: smtp-source's -c counter at the end of a run (completed DATA commands,
-# accepted or not).
-source_counter() {
-  tr '\r' '\n' <"$(srv_dir "$1")/$2.out" | grep -E '^[0-9]+$' | tail -n 1 || true
+# accepted or not). source_counter_file OUTFILE: the same for any smtp-source output file.
+source_counter_file() {
+  tr '\r' '\n' <"$1" | grep -E '^[0-9]+$' | tail -n 1 || true
+}
+source_counter() { source_counter_file "$(srv_dir "$1")/$2.out"; }
+
+# wait_count WHAT EXPECTED COMMAND...: polls COMMAND (which prints a count) every $poll_interval s until
+# the count reaches EXPECTED, has not grown for $deliver_stall s, or $deliver_limit s have passed; sets
+# counted and counted_at (the time the count was first seen at its last value).
+poll_interval=${poll_interval:-0.2}
+wait_count() {
+  local what=$1 expected=$2 last=-1 last_change; shift 2
+  last_change=$(now)
+  local deadline=$(( SECONDS + deliver_limit )) stall_deadline=$(( SECONDS + deliver_stall ))
+  while :; do
+    counted=$("$@")
+    if (( counted != last )); then last=$counted; last_change=$(now); stall_deadline=$(( SECONDS + deliver_stall )); fi
+    (( counted >= expected )) && break
+    (( SECONDS >= stall_deadline )) && { log "$what: no new message in ${deliver_stall}s, stopped waiting at $counted/$expected"; break; }
+    (( SECONDS >= deadline )) && { log "$what: still incomplete after ${deliver_limit}s ($counted/$expected)"; break; }
+    sleep "$poll_interval"
+  done
+  counted_at=$last_change
 }
 
 # wait_delivery NAME EXPECTED: waits until NAME's Maildir holds EXPECTED messages or stops growing; sets
 # delivered and delivered_at (when the count last grew).
 wait_delivery() {
-  local name=$1 expected=$2 last=-1 last_change start
-  start=$(now); last_change=$start
-  local deadline=$(( SECONDS + deliver_limit )) stall_deadline=$(( SECONDS + deliver_stall ))
-  while :; do
-    delivered=$(delivered_count "$name")
-    if (( delivered != last )); then last=$delivered; last_change=$(now); stall_deadline=$(( SECONDS + deliver_stall )); fi
-    (( delivered >= expected )) && break
-    (( SECONDS >= stall_deadline )) && { log "$name delivery: no new message in ${deliver_stall}s, stopped waiting at $delivered/$expected"; break; }
-    (( SECONDS >= deadline )) && { log "$name delivery: still incomplete after ${deliver_limit}s ($delivered/$expected)"; break; }
-    sleep 0.2
+  wait_count "$1 delivery" "$2" delivered_count "$1"
+  delivered=$counted; delivered_at=$counted_at
+}
+
+# --- smtp-sink ------------------------------------------------------------------------------------
+# A sink NAME is Postfix's smtp-sink on a loopback ADDRESS and a free port (sink_addr[NAME],
+# sink_port[NAME]; its process is bg_pid[sink-NAME]). It throws every message away and keeps nothing; with
+# -c it writes its running counters to $work/sink-NAME.out ("sess=S quit=Q mesg=M", each ended by a CR),
+# updated when a session ends, at QUIT and at each final "." of DATA. Its own messages go to
+# $work/sink-NAME.err.
+declare -A sink_port=() sink_addr=()
+sink_out() { echo "$work/sink-$1.out"; }
+
+# start_sink NAME ADDRESS [OPTIONS...]: starts smtp-sink -c [OPTIONS] ADDRESS:PORT 1000 (backlog 1000; at
+# most 256 simultaneous connections, its default), as nobody when run as root (smtp-sink insists), and
+# waits (10 s at most) until it listens. Its readiness probe is one session without a message.
+start_sink() {
+  local name=$1 addr=$2 port deadline pid; shift 2
+  [ -n "${smtp_sink-}" ] && [ -x "$smtp_sink" ] || { log "smtp-sink (Debian's postfix) is missing"; exit 1; }
+  local as_user=()
+  [ "$(id -u)" = 0 ] && as_user=(-u nobody)
+  port="$(free_port "$addr")"
+  sink_addr[$name]=$addr; sink_port[$name]=$port
+  bg_start "sink-$name" "$(sink_out "$name")" --stderr "$work/sink-$name.err" \
+    "$smtp_sink" -c ${as_user[@]+"${as_user[@]}"} "$@" "$addr:$port" 1000
+  pid=${bg_pid[sink-$name]}
+  log "smtp-sink '$name' on $addr:$port (pid $pid)"
+  deadline=$(( SECONDS + 10 ))
+  until port_open "$port" "$addr"; do
+    if ! kill -0 "$pid" 2>/dev/null || (( SECONDS >= deadline )); then
+      log "smtp-sink '$name' not listening on $addr:$port; its messages:"; sed 's/^/  /' "$work/sink-$name.err" >&2; exit 1
+    fi
+    sleep 0.1
   done
-  delivered_at=$last_change
+}
+
+# sink_count NAME [FIELD]: smtp-sink NAME's last counter FIELD (mesg: messages received, the default;
+# sess: sessions ended; quit: QUIT commands), 0 before the first. Reads only the last complete record.
+sink_count() {
+  local data field=${2:-mesg} rec
+  data="$(tail -c 256 "$(sink_out "$1")" 2>/dev/null; echo x)"; data=${data%x}
+  [[ "$data" == *$'\r' ]] || data=${data%$'\r'*}   # drop a record still being written
+  data=${data%$'\r'}
+  rec=${data##*$'\r'}
+  if [[ "$rec" =~ (^|\ )$field=([0-9]+) ]]; then echo "${BASH_REMATCH[2]}"; else echo 0; fi
 }
 
 load_average() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"; }

@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
 @Command(name = "portcullis", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "A mail server that stops spam at the door.",
         subcommands = {ServeCommand.class, CheckConfigCommand.class, CheckCommand.class, DefaultConfigCommand.class,
-                UserCommand.class, dev.portcullis.cli.SendmailCommand.class})
+                UserCommand.class, dev.portcullis.cli.SendmailCommand.class, dev.portcullis.cli.QueueCommand.class})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args));

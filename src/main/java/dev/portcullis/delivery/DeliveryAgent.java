@@ -1,5 +1,8 @@
 package dev.portcullis.delivery;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -31,6 +34,11 @@ import java.util.logging.Logger;
  * RemoteDelivery is set, the id is handed over to it and stays "known" (in hand) until the remote side
  * releases it, so the rescan never runs a message the outbound queue is working on. Held messages are
  * never handed over.
+ *
+ * Requests from the queue tools (portcullis queue, another process): empty files in the queue folder, looked
+ * for every second. "flush" makes every waiting outbound recipient due now and rescans; "rescan" only rescans
+ * (a released hold, a bounce just stored). A request is deleted before it is acted on, so one written while
+ * we act is seen at the next poll: none is lost, and several written at once are served by one action.
  */
 public final class DeliveryAgent implements AutoCloseable {
 
@@ -40,6 +48,10 @@ public final class DeliveryAgent implements AutoCloseable {
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
     /** How often the whole queue is looked at again: picks up messages released by another process. */
     private static final Duration RESCAN = Duration.ofMinutes(1);
+    /** The queue tools' request files, in the queue folder (see the class comment). */
+    public static final String FLUSH_REQUEST = "flush";
+    public static final String RESCAN_REQUEST = "rescan";
+    private static final Duration REQUEST_POLL = Duration.ofSeconds(1);
 
     private final LocalDelivery local;
     private final Duration retryDelay;
@@ -55,6 +67,8 @@ public final class DeliveryAgent implements AutoCloseable {
     private Thread dispatcher;
     private volatile boolean closed;
     private volatile RemoteDelivery remote;
+    private Path requestDir; // null: no queue tools' requests are looked for
+    private boolean requestTroubleLogged;
 
     public DeliveryAgent(LocalDelivery local) {
         this(local, DEFAULT_RETRY);
@@ -75,6 +89,15 @@ public final class DeliveryAgent implements AutoCloseable {
         this.remote = remoteDelivery;
     }
 
+    /**
+     * Looks for the queue tools' requests ({@link #FLUSH_REQUEST}, {@link #RESCAN_REQUEST}) in {@code queueDir}
+     * every second once started. Set it before {@link #start}.
+     */
+    public synchronized void requests(Path queueDir) {
+        if (dispatcher != null) throw new IllegalStateException("already started");
+        this.requestDir = Objects.requireNonNull(queueDir, "queueDir");
+    }
+
     /** Starts delivering: first the ids recovered from the spool (oldest first), then whatever is submitted. */
     public synchronized void start(List<String> recoveredIds) {
         if (dispatcher != null) throw new IllegalStateException("already started");
@@ -82,6 +105,29 @@ public final class DeliveryAgent implements AutoCloseable {
         recoveredIds.forEach(this::submit);
         dispatcher = Thread.ofPlatform().name("delivery").daemon(true).start(this::dispatch);
         retries.scheduleWithFixedDelay(this::rescan, RESCAN.toMillis(), RESCAN.toMillis(), TimeUnit.MILLISECONDS);
+        if (requestDir != null)
+            retries.scheduleWithFixedDelay(this::pollRequests, REQUEST_POLL.toMillis(), REQUEST_POLL.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Acts on the queue tools' requests, if any (on the retry thread, once a second). */
+    void pollRequests() {
+        Path dir = requestDir;
+        try {
+            boolean flush = Files.deleteIfExists(dir.resolve(FLUSH_REQUEST));
+            boolean rescan = Files.deleteIfExists(dir.resolve(RESCAN_REQUEST));
+            requestTroubleLogged = false;
+            if (flush) {
+                LOG.info("delivery: queue flush requested: every deferred recipient is retried now");
+                RemoteDelivery r = remote;
+                if (r != null && !closed) r.retryNow();
+            }
+            if (flush || rescan) rescan();
+        } catch (IOException | RuntimeException e) {
+            // Once, not every second: a request file we may not delete (another owner) would flood the log.
+            if (!requestTroubleLogged)
+                LOG.warning(() -> "delivery: cannot take the queue tools' requests in " + dir + ": " + e);
+            requestTroubleLogged = true;
+        }
     }
 
     /** Submits every queued message not already on its way (released holds, pending recipients). */

@@ -13,4 +13,10 @@ package dev.portcullis.delivery;
 public interface RemoteDelivery {
     /** Takes over {@code queueId}; must not block for long and must not throw. */
     void take(String queueId, Runnable release);
+
+    /**
+     * Makes every recipient it holds that waits for its next attempt due now (the queue tools' flush, like
+     * {@code postqueue -f}). Must not block for long and must not throw.
+     */
+    default void retryNow() {}
 }

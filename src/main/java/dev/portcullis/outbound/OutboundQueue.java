@@ -59,7 +59,7 @@ import java.util.logging.Logger;
  * SMTP session that carries job after job (RSET between, at most MAX_PER_CONNECTION) while its lane has
  * work, paced by the lane's rate limit. When a destination that failed answers again, every recipient
  * waiting for it is tried at once rather than at its scheduled time: the queue flows out as soon as the
- * peer is back.
+ * peer is back. The queue tools' flush (retryNow) does the same for every entry and every destination.
  *
  * Give-up and warnings are decided after an attempt, so every recipient is tried at least once even after
  * a long downtime: a temporary failure past give_up_after (counted from the message's arrival) fails the
@@ -128,6 +128,7 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
         final Set<Address> inFlight = new HashSet<>();
         boolean released;
         Instant wakeAt;
+        boolean flush; // retryNow asked: at the next look every waiting recipient is due (state loaded first)
 
         Entry(String id, Runnable release) {
             this.id = id;
@@ -230,6 +231,11 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
                     return;
                 }
                 Instant now = clock.instant();
+                if (e.flush) {
+                    e.flush = false;
+                    e.state.replaceAll((r, s) -> s.nextAttempt().isAfter(now)
+                            ? new RetryState(r, s.attempts(), now, s.status(), s.remoteMta(), s.lastError(), s.warned()) : s);
+                }
                 Map<String, List<Address>> due = new LinkedHashMap<>();
                 Instant next = null;
                 for (Address r : pending) {
@@ -387,6 +393,25 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
             }
             if (any) wakeSoon(e);
         }
+    }
+
+    /**
+     * The queue tools' flush: every recipient waiting for its next attempt is due now, whatever its back-off.
+     * Applied by wake(), after the entry's saved state is loaded, so an entry not looked at yet is flushed too.
+     */
+    @Override public void retryNow() {
+        if (closed) return;
+        int n = 0;
+        for (Entry e : entries.values()) {
+            synchronized (e) {
+                if (e.released) continue;
+                e.flush = true;
+            }
+            n++;
+            wakeSoon(e);
+        }
+        int flushed = n;
+        LOG.info(() -> "outbound: flush: " + flushed + " queued message(s) due now");
     }
 
     // ---- lanes and workers --------------------------------------------------------------------------

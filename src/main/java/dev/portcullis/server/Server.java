@@ -78,6 +78,7 @@ public final class Server implements AutoCloseable {
         Services services = new Services(clock, config.hostname(), config.dataDir(), recipients, dns, store,
                 accounts, new LoginGuard(accounts, store, clock, config.login()), spool, delivery::submit, postmasterDomain);
         this.plugins = PluginLoader.load(config, services);
+        delivery.requests(config.queueDir()); // portcullis queue flush / release / bounce
         delivery.start(recovered);
         // local programs count against their Unix user in the outbound limits, when that plugin is on
         java.util.function.Predicate<dev.portcullis.queue.Envelope> admit = plugins.stream()

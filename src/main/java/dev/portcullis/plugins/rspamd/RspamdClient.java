@@ -62,6 +62,8 @@ final class RspamdClient {
             response = http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
         } catch (HttpTimeoutException e) {
             throw new ScanException("timed out after " + describe(timeout));
+        } catch (java.net.ConnectException e) { // HttpClient's carries no message
+            throw new ScanException("cannot connect" + (e.getMessage() == null ? "" : ": " + e.getMessage()));
         } catch (IOException e) {
             throw new ScanException(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
         } catch (InterruptedException e) {

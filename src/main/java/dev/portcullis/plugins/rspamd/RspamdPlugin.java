@@ -129,7 +129,8 @@ public final class RspamdPlugin implements DataPostHook {
         Authenticated mode = ownUser ? settings.authenticated() : Authenticated.SAME;
         if (verdict == Verdict.NO_ACTION || policy.off()) {
             mark(tx, answer, verdict.spam);
-            policy.pass(session, PHASE, reason + (policy.off() ? " (" + verdict.setting() + " = off)" : ""), karma);
+            String off = verdict == Verdict.NO_ACTION ? "" : " (" + verdict.setting() + " = off)";
+            policy.pass(session, PHASE, reason + off, karma);
             return HookResult.declined();
         }
         boolean refuses = policy.action() == Action.REJECT || policy.action() == Action.TEMPFAIL

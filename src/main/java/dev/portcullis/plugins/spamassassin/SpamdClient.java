@@ -93,9 +93,7 @@ final class SpamdClient {
             if (copied != size) throw new ScanException("message was " + copied + " octets, not " + size);
             out.flush();
             channel.shutdownOutput();
-            Verdict v = parse(readAnswer(Channels.newInputStream(channel)));
-            if (timedOut.get()) throw new ScanException("timed out after " + describe(timeout));
-            return v;
+            return parse(readAnswer(Channels.newInputStream(channel))); // a whole answer counts, however late
         } catch (ScanException e) {
             throw timedOut.get() ? new ScanException("timed out after " + describe(timeout)) : e;
         } catch (IOException | RuntimeException e) {
