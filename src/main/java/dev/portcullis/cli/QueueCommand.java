@@ -270,7 +270,7 @@ public final class QueueCommand implements Callable<Integer> {
                 } catch (NoSuchFileException gone) {
                     // delivered or removed by the server since it was read: nothing left to act on
                     System.out.println(m.id() + ": no longer queued (delivered or removed meanwhile)");
-                } catch (IOException e) {
+                } catch (IOException | RuntimeException e) {
                     error(74, m.id() + ": " + e);
                 }
             }
@@ -445,7 +445,9 @@ public final class QueueCommand implements Callable<Integer> {
                 System.out.println(m.id() + ": not held");
                 return;
             }
-            // While still held, so the server cannot be working on the message: due now once it takes it again.
+            // Before the hold goes: a server that let go of the held message reads this state when it takes it
+            // again, so its recipients are due at once. One still holding it in memory (it has not looked since the
+            // hold) keeps its own schedule and overwrites this; harmless either way.
             Instant now = clock.instant();
             if (m.state().values().stream().anyMatch(s -> s.nextAttempt().isAfter(now))) {
                 List<RetryState> due = m.state().values().stream().map(s -> s.nextAttempt().isAfter(now)

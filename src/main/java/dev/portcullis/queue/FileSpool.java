@@ -111,13 +111,15 @@ public final class FileSpool implements Spool {
                 Files.deleteIfExists(p);
             }
         }
-        try (DirectoryStream<Path> all = Files.newDirectoryStream(messages, "*" + DONE_SUFFIX)) {
-            for (Path done : all) {
-                String name = done.getFileName().toString();
-                Path message = messages.resolve(name.substring(0, name.length() - DONE_SUFFIX.length()));
-                if (!Files.exists(message)) {
-                    LOG.info(() -> "recover: removing " + name + " of a message already removed");
-                    Files.deleteIfExists(done);
+        for (String suffix : List.of(DONE_SUFFIX, HOLD_SUFFIX)) { // records of a message removed since (a delete racing a hold)
+            try (DirectoryStream<Path> all = Files.newDirectoryStream(messages, "*" + suffix)) {
+                for (Path record : all) {
+                    String name = record.getFileName().toString();
+                    Path message = messages.resolve(name.substring(0, name.length() - suffix.length()));
+                    if (!Files.exists(message)) {
+                        LOG.info(() -> "recover: removing " + name + " of a message already removed");
+                        Files.deleteIfExists(record);
+                    }
                 }
             }
         }
@@ -195,7 +197,8 @@ public final class FileSpool implements Spool {
     @Override
     public void hold(String queueId, String reason) throws IOException {
         if (!Files.exists(messages.resolve(checkId(queueId)))) throw new NoSuchFileException(queueId);
-        Path tmpHold = tmp.resolve(queueId + HOLD_SUFFIX);
+        // a name of its own per call: two holds of one message at the same instant must not share a temp file
+        Path tmpHold = tmp.resolve(queueId + "." + Long.toUnsignedString(java.util.concurrent.ThreadLocalRandom.current().nextLong(), 36) + HOLD_SUFFIX);
         Files.writeString(tmpHold, reason.replaceAll("[\r\n]+", " "), StandardCharsets.UTF_8);
         try (FileChannel ch = FileChannel.open(tmpHold, StandardOpenOption.WRITE)) {
             ch.force(true);
