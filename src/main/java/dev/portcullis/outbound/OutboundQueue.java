@@ -473,6 +473,7 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
                 try {
                     lane.rate.acquire();
                     if (conn != null && (sent >= MAX_PER_CONNECTION || !transfer.reset(conn))) {
+                        conn.quit(); // RFC 5321 3.8: a client says QUIT before it closes (harmless if already broken)
                         close(conn);
                         conn = null;
                     }

@@ -321,6 +321,23 @@ class OutboundDeliveryTest {
         assertTrue(sink.sessions() <= 2, "sessions: " + sink.sessions() + "\n" + sink.log());
     }
 
+    @Test void everySessionEndsWithQuitEvenAtTheTransactionCap() throws Exception {
+        SmtpSink sink = sink("127.0.0.2", "sink", "-c");
+        TestServer server = closing(server("a", "max_connections_per_destination = 1\nretry_intervals = [\"2s\"]\n").start());
+        int n = OutboundQueue.MAX_PER_CONNECTION + 5; // past the cap: one session must end and another begin
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < n; i++) ids.add(submit(server, "alice@example.test", List.of("q" + i + "@example.net"), "n" + i));
+        FileSpool spool = new FileSpool(server.dataDir().resolve("queue"));
+        for (String id : ids) awaitState(spool, id, 1);
+        sink.start();
+        sink.await(n, WAIT);
+        server.awaitQueueEmpty(WAIT);
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (sink.quits() < sink.sessions() && System.nanoTime() < deadline) Thread.sleep(50); // counters lag a little
+        assertTrue(sink.sessions() >= 2, "the cap ends a session: " + sink.sessions());
+        assertEquals(sink.sessions(), sink.quits(), "RFC 5321 3.8: every session ends with QUIT\n" + sink.log());
+    }
+
     @Test void aBdatMessageWithoutFinalCrlfGetsOne() throws Exception {
         SmtpSink sink = sink("127.0.0.2", "sink").start();
         TestServer server = closing(server("a", "").start());

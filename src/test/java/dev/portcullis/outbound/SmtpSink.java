@@ -136,6 +136,14 @@ final class SmtpSink implements AutoCloseable {
         return Math.max(0, last - 1);
     }
 
+    /** Sessions that ended with the client's QUIT, from the same counters. */
+    int quits() {
+        var m = java.util.regex.Pattern.compile("quit=(\\d+)").matcher(log());
+        int last = 0;
+        while (m.find()) last = Integer.parseInt(m.group(1));
+        return last;
+    }
+
     /** Every transaction dumped so far, oldest first. */
     List<Dump> dumps() throws IOException {
         if (!Files.isDirectory(dumps)) return List.of();
