@@ -69,7 +69,7 @@ final class Section implements PluginSettings {
     }
 
     /** A byte count: a whole number, or a string such as "25MB" / "512k" (binary multiples). */
-    long size(String key, long defaultValue) {
+    @Override public long size(String key, long defaultValue) {
         Object v = raw(key);
         if (v == null) return defaultValue;
         if (v instanceof Long l && l >= 0) return l;

@@ -13,6 +13,8 @@ public interface PluginSettings {
     double number(String key, double defaultValue);
     boolean bool(String key, boolean defaultValue);
     Duration duration(String key, Duration defaultValue);
+    /** A byte count: a whole number, or a string such as "500KB" or "20MB" (binary multiples, at most 1 TiB). */
+    long size(String key, long defaultValue);
     List<String> strings(String key, List<String> defaultValue);
     /** A value that must be one of {@code allowed} (lower case). */
     String choice(String key, String defaultValue, String... allowed);

@@ -1,5 +1,6 @@
 package dev.portcullis.it;
 
+import dev.portcullis.testkit.SmtpSink;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,30 +17,20 @@ import dev.portcullis.testkit.TestDns;
 import dev.portcullis.testkit.TestServer;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -64,7 +55,7 @@ class QueueToolsTest {
         dns = new TestDns();
         dns.mx("example.net", 10, "mx.example.net").a("mx.example.net", "127.0.0.2")
                 .mx("example.org", 10, "mx.example.org").a("mx.example.org", "127.0.0.3");
-        port = Sink.freePort("127.0.0.2", "127.0.0.3");
+        port = SmtpSink.freePort("127.0.0.2", "127.0.0.3");
     }
 
     @AfterEach void tearDown() throws Exception {
@@ -85,8 +76,8 @@ class QueueToolsTest {
                 .start());
     }
 
-    Sink sink(String host, String name, String... options) {
-        return closing(new Sink(host, port, dir.resolve(name), options));
+    SmtpSink sink(String host, String name, String... options) {
+        return closing(new SmtpSink(host, port, dir.resolve(name), options));
     }
 
     static String submit(TestServer s, String from, String subject, String... to) throws IOException {
@@ -203,7 +194,7 @@ class QueueToolsTest {
     }
 
     @Test void aHeldMessageStaysWhileTheOthersFlowAndGoesWhenReleased() throws Exception {
-        Sink sink = sink("127.0.0.2", "sink");
+        SmtpSink sink = sink("127.0.0.2", "sink");
         TestServer server = server("1s");
         String a = submit(server, "alice@example.test", "one", "a@example.net");
         String b = submit(server, "alice@example.test", "two", "b@example.net");
@@ -234,7 +225,7 @@ class QueueToolsTest {
     }
 
     @Test void flushSendsDeferredMailAtOnceThoughTheNextRetryIsAnHourAway() throws Exception {
-        Sink sink = sink("127.0.0.2", "sink");
+        SmtpSink sink = sink("127.0.0.2", "sink");
         TestServer server = server("1h");
         String a = submit(server, "alice@example.test", "one", "a@example.net");
         String b = submit(server, "bob@example.test", "two", "b@example.net", "b2@example.net");
@@ -262,8 +253,8 @@ class QueueToolsTest {
     }
 
     @Test void deleteByRecipientDomainRemovesThoseRecipientsForGood() throws Exception {
-        Sink net = sink("127.0.0.2", "net");
-        Sink org = sink("127.0.0.3", "org");
+        SmtpSink net = sink("127.0.0.2", "net");
+        SmtpSink org = sink("127.0.0.3", "org");
         TestServer server = server("1s");
         String onlyNet = submit(server, "alice@example.test", "one", "x@example.net");
         String both = submit(server, "alice@example.test", "two", "y@example.net", "z@example.org");
@@ -290,7 +281,7 @@ class QueueToolsTest {
     }
 
     @Test void bounceSendsAnRfc3464BounceToTheLocalSender() throws Exception {
-        Sink sink = sink("127.0.0.2", "sink");
+        SmtpSink sink = sink("127.0.0.2", "sink");
         TestServer server = server("1h");
         String id = submit(server, "alice@example.test", "to be bounced", "x@example.net");
         awaitDeferred(server, 1, id);
@@ -317,7 +308,7 @@ class QueueToolsTest {
     }
 
     @Test void aMessageDeletedWhileBeingDeliveredIsLetGoWithoutErrorLoops() throws Exception {
-        Sink sink = sink("127.0.0.2", "sink", "-w", "3"); // 3 s before the reply to DATA: the transaction is under way
+        SmtpSink sink = sink("127.0.0.2", "sink", "-w", "3"); // 3 s before the reply to DATA: the transaction is under way
         sink.start();
         List<LogRecord> log = new CopyOnWriteArrayList<>();
         Handler capture = new Handler() {
@@ -352,112 +343,4 @@ class QueueToolsTest {
         return String.join("\n", log.stream().map(LogRecord::getMessage).filter(m -> m != null && m.contains(id)).toList());
     }
 
-    /**
-     * Postfix's smtp-sink on a loopback address, dumping each transaction it accepts into a file of its own
-     * ({@code -d}); as root it drops to nobody, so the dump folder is writable for all. (The outbound tests have a
-     * fuller one, package-private there.)
-     */
-    static final class Sink implements AutoCloseable {
-        private final String host;
-        private final int port;
-        private final Path dumps;
-        private final List<String> options;
-        private Process process;
-
-        Sink(String host, int port, Path dumps, String... options) {
-            this.host = host;
-            this.port = port;
-            this.dumps = dumps;
-            this.options = List.of(options);
-        }
-
-        static int freePort(String... hosts) throws IOException {
-            for (int attempt = 0; attempt < 50; attempt++) {
-                int candidate;
-                try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName(hosts[0]))) {
-                    candidate = s.getLocalPort();
-                }
-                boolean free = true;
-                for (String h : hosts) {
-                    try (ServerSocket s = new ServerSocket()) {
-                        s.setReuseAddress(true);
-                        s.bind(new InetSocketAddress(InetAddress.getByName(h), candidate));
-                    } catch (IOException busy) {
-                        free = false;
-                        break;
-                    }
-                }
-                if (free) return candidate;
-            }
-            throw new IOException("no port free on all of " + List.of(hosts));
-        }
-
-        Sink start() throws IOException, InterruptedException {
-            Files.createDirectories(dumps);
-            Files.setPosixFilePermissions(dumps, PosixFilePermissions.fromString("rwxrwxrwx"));
-            for (Path p = dumps.getParent(); p != null && p.getNameCount() > 1; p = p.getParent()) {
-                var perms = new HashSet<>(Files.getPosixFilePermissions(p));
-                if (perms.add(PosixFilePermission.OTHERS_EXECUTE)) Files.setPosixFilePermissions(p, perms);
-            }
-            List<String> cmd = new ArrayList<>(List.of("/usr/sbin/smtp-sink"));
-            if ("root".equals(System.getProperty("user.name"))) cmd.addAll(List.of("-u", "nobody"));
-            cmd.addAll(List.of("-d", dumps + "/m."));
-            cmd.addAll(options);
-            cmd.addAll(List.of(host + ":" + port, "64"));
-            process = new ProcessBuilder(cmd).redirectErrorStream(true)
-                    .redirectOutput(dumps.resolveSibling(dumps.getFileName() + ".log").toFile()).start();
-            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            while (true) {
-                if (!process.isAlive()) throw new IOException("smtp-sink exited: " + cmd);
-                try (Socket s = new Socket()) {
-                    s.connect(new InetSocketAddress(InetAddress.getByName(host), port), 500);
-                    s.setSoTimeout(2000);
-                    try (InputStream in = s.getInputStream()) {
-                        if (in.readNBytes(3).length == 3) {
-                            s.getOutputStream().write("QUIT\r\n".getBytes(StandardCharsets.US_ASCII));
-                            return this;
-                        }
-                    }
-                } catch (IOException notYet) {
-                    // still starting
-                }
-                if (System.nanoTime() > deadline) throw new IOException("smtp-sink did not start on " + host + ":" + port);
-                Thread.sleep(50);
-            }
-        }
-
-        /** Every dumped transaction's text (complete ones: smtp-sink ends each with an empty line). */
-        List<String> dumps() throws IOException {
-            if (!Files.isDirectory(dumps)) return List.of();
-            List<String> out = new ArrayList<>();
-            try (Stream<Path> files = Files.list(dumps)) {
-                for (Path f : files.sorted().toList()) out.add(Files.readString(f, StandardCharsets.ISO_8859_1));
-            }
-            return out;
-        }
-
-        /** How many complete transactions had {@code address} as a recipient. */
-        long count(String address) throws IOException {
-            return dumps().stream().filter(d -> d.endsWith("\n\n")).flatMap(d -> d.lines().takeWhile(l -> !l.startsWith("Received: ")))
-                    .filter(l -> l.startsWith("X-Rcpt-Args: <" + address + ">")).count();
-        }
-
-        List<String> await(int n, Duration timeout) throws IOException, InterruptedException {
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (true) {
-                List<String> d = dumps();
-                if (d.size() >= n && d.stream().allMatch(x -> x.endsWith("\n\n"))) return d;
-                if (System.nanoTime() > deadline)
-                    throw new AssertionError("expected " + n + " message(s) at " + host + ":" + port + ", found " + d.size());
-                Thread.sleep(20);
-            }
-        }
-
-        @Override public void close() throws InterruptedException {
-            if (process == null) return;
-            process.destroy();
-            if (!process.waitFor(5, TimeUnit.SECONDS)) process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-            process = null;
-        }
-    }
 }

@@ -1,5 +1,6 @@
 package dev.portcullis.outbound;
 
+import dev.portcullis.testkit.SmtpSink;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;

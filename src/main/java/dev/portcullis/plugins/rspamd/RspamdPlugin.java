@@ -25,8 +25,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.logging.Logger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.apache.james.mime4j.codec.EncoderUtil;
 
 /**
@@ -273,7 +271,7 @@ public final class RspamdPlugin implements DataPostHook {
             URI uri = uri(s, s.string("address", "127.0.0.1:11333"));
             Duration timeout = s.duration("timeout", Duration.ofSeconds(30));
             if (timeout.isZero() || timeout.isNegative()) throw s.error("timeout", "must be longer than zero");
-            long maxSize = size(s, "max_size", 20L << 20);
+            long maxSize = s.size("max_size", 20L << 20);
             Map<Verdict, CheckPolicy> policies = new EnumMap<>(Verdict.class);
             policies.put(Verdict.REJECT, policy(s, Verdict.REJECT, Action.REJECT));
             policies.put(Verdict.SOFT_REJECT, policy(s, Verdict.SOFT_REJECT, Action.TEMPFAIL));
@@ -302,7 +300,6 @@ public final class RspamdPlugin implements DataPostHook {
 
     // ---- settings helpers -------------------------------------------------------------------------
 
-    private static final Pattern SIZE = Pattern.compile("(\\d{1,15})\\s*([kmg]i?b?|b)?", Pattern.CASE_INSENSITIVE);
 
     /** "host:port" or "[v6]:port" of rspamd's normal worker, as the /checkv2 URL. */
     static URI uri(PluginSettings s, String value) {
@@ -328,31 +325,6 @@ public final class RspamdPlugin implements DataPostHook {
         } catch (java.net.URISyntaxException e) {
             throw s.error("address", "not usable in a URL: " + e.getMessage());
         }
-    }
-
-    /** A byte count: a whole number, or a string such as "500KB" / "20MB" (binary multiples), as elsewhere. */
-    static long size(PluginSettings s, String key, long defaultValue) {
-        String text;
-        try {
-            text = s.string(key, null);
-        } catch (PluginSettings.SettingException notAString) {
-            long n = s.integer(key, defaultValue);
-            if (n < 0) throw s.error(key, "must not be negative");
-            return n;
-        }
-        if (text == null) return defaultValue;
-        Matcher m = SIZE.matcher(text.strip());
-        if (!m.matches()) throw s.error(key, "expected a size in bytes, such as 20971520 or \"20MB\"");
-        String unit = m.group(2) == null ? "b" : m.group(2).toLowerCase(Locale.ROOT);
-        int shift = switch (unit.charAt(0)) {
-            case 'k' -> 10;
-            case 'm' -> 20;
-            case 'g' -> 30;
-            default -> 0;
-        };
-        long n = Long.parseLong(m.group(1));
-        if (n > (1L << 40) >> shift) throw s.error(key, "at most 1TB");
-        return n << shift;
     }
 
     private static String headerName(PluginSettings s, String key, String defaultValue) {

@@ -21,8 +21,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.logging.Logger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Content scanning with SpamAssassin's spamd at the end of DATA, before the 250: a message scoring at or above
@@ -191,7 +189,7 @@ public final class SpamAssassinPlugin implements DataPostHook {
             InetSocketAddress tcp = socket == null ? hostPort(s, "address", address == null ? "127.0.0.1:783" : address) : null;
             Duration timeout = s.duration("timeout", Duration.ofSeconds(30));
             if (timeout.isZero() || timeout.isNegative()) throw s.error("timeout", "must be longer than zero");
-            long maxSize = size(s, "max_size", 512_000);
+            long maxSize = s.size("max_size", 512_000);
             String user = s.string("user", "");
             if (!user.matches("[A-Za-z0-9._@+-]*")) throw s.error("user", "expected a user name (letters, digits, . _ @ + -)");
             double rejectScore = s.number("reject_score", 10);
@@ -220,7 +218,6 @@ public final class SpamAssassinPlugin implements DataPostHook {
 
     // ---- settings helpers -------------------------------------------------------------------------
 
-    private static final Pattern SIZE = Pattern.compile("(\\d{1,15})\\s*([kmg]i?b?|b)?", Pattern.CASE_INSENSITIVE);
 
     /** "host:port", "[v6]:port": resolved at each connection, so a name may move. */
     static InetSocketAddress hostPort(PluginSettings s, String key, String value) {
@@ -240,31 +237,6 @@ public final class SpamAssassinPlugin implements DataPostHook {
         if (!port.matches("\\d{1,5}") || Integer.parseInt(port) < 1 || Integer.parseInt(port) > 65535)
             throw s.error(key, "expected a port from 1 to 65535");
         return InetSocketAddress.createUnresolved(host, Integer.parseInt(port));
-    }
-
-    /** A byte count: a whole number, or a string such as "500KB" / "2MB" (binary multiples), as elsewhere. */
-    static long size(PluginSettings s, String key, long defaultValue) {
-        String text;
-        try {
-            text = s.string(key, null);
-        } catch (PluginSettings.SettingException notAString) {
-            long n = s.integer(key, defaultValue);
-            if (n < 0) throw s.error(key, "must not be negative");
-            return n;
-        }
-        if (text == null) return defaultValue;
-        Matcher m = SIZE.matcher(text.strip());
-        if (!m.matches()) throw s.error(key, "expected a size in bytes, such as 512000 or \"500KB\"");
-        String unit = m.group(2) == null ? "b" : m.group(2).toLowerCase(Locale.ROOT);
-        int shift = switch (unit.charAt(0)) {
-            case 'k' -> 10;
-            case 'm' -> 20;
-            case 'g' -> 30;
-            default -> 0;
-        };
-        long n = Long.parseLong(m.group(1));
-        if (n > (1L << 40) >> shift) throw s.error(key, "at most 1TB");
-        return n << shift;
     }
 
     private static String headerName(PluginSettings s, String key, String defaultValue) {

@@ -1,4 +1,4 @@
-package dev.portcullis.outbound;
+package dev.portcullis.testkit;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,13 +22,13 @@ import java.util.stream.Stream;
  * the message as received), and stopped (killed) by {@link #stop} / {@link #close}. Running as root it must
  * drop privileges ({@code -u nobody}), so the dump folder is made writable for everyone.
  */
-final class SmtpSink implements AutoCloseable {
+public final class SmtpSink implements AutoCloseable {
     static final String BINARY = "/usr/sbin/smtp-sink";
 
     /** One dumped transaction. */
-    record Dump(Path file, String mailArgs, List<String> rcptArgs, String heloArgs, String text) {
+    public record Dump(Path file, String mailArgs, List<String> rcptArgs, String heloArgs, String text) {
         /** The message as received: what follows smtp-sink's own X- header lines. */
-        String message() {
+        public String message() {
             int i = text.indexOf("\nReceived: ");
             return i < 0 ? text : text.substring(i + 1);
         }
@@ -40,7 +40,7 @@ final class SmtpSink implements AutoCloseable {
     private final List<String> options;
     private Process process;
 
-    SmtpSink(String host, int port, Path dumps, String... options) {
+    public SmtpSink(String host, int port, Path dumps, String... options) {
         this.host = host;
         this.port = port;
         this.dumps = dumps;
@@ -48,7 +48,7 @@ final class SmtpSink implements AutoCloseable {
     }
 
     /** A port free on every one of the given loopback addresses (sinks of one test share the MX port). */
-    static int freePort(String... hosts) throws IOException {
+    public static int freePort(String... hosts) throws IOException {
         for (int attempt = 0; attempt < 50; attempt++) {
             int candidate;
             try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName(hosts[0]))) {
@@ -71,7 +71,7 @@ final class SmtpSink implements AutoCloseable {
 
     int port() { return port; }
 
-    SmtpSink start() throws IOException, InterruptedException {
+    public SmtpSink start() throws IOException, InterruptedException {
         if (process != null && process.isAlive()) return this;
         Files.createDirectories(dumps);
         makeWritable(dumps);
@@ -107,7 +107,7 @@ final class SmtpSink implements AutoCloseable {
         }
     }
 
-    void stop() throws InterruptedException {
+    public void stop() throws InterruptedException {
         if (process == null) return;
         process.destroy();
         if (!process.waitFor(5, TimeUnit.SECONDS)) {
@@ -117,7 +117,7 @@ final class SmtpSink implements AutoCloseable {
         process = null;
     }
 
-    String log() {
+    public String log() {
         try {
             return Files.readString(dumps.resolveSibling(dumps.getFileName() + ".log"));
         } catch (IOException e) {
@@ -129,7 +129,7 @@ final class SmtpSink implements AutoCloseable {
      * Sessions that ended, from the counters smtp-sink prints with {@code -c} ("sess=N quit=N mesg=N"), less
      * the one {@link #start} opened to see that the sink listens.
      */
-    int sessions() {
+    public int sessions() {
         var m = java.util.regex.Pattern.compile("sess=(\\d+)").matcher(log());
         int last = 0;
         while (m.find()) last = Integer.parseInt(m.group(1));
@@ -137,7 +137,7 @@ final class SmtpSink implements AutoCloseable {
     }
 
     /** Sessions that ended with the client's QUIT, from the same counters. */
-    int quits() {
+    public int quits() {
         var m = java.util.regex.Pattern.compile("quit=(\\d+)").matcher(log());
         int last = 0;
         while (m.find()) last = Integer.parseInt(m.group(1));
@@ -145,7 +145,7 @@ final class SmtpSink implements AutoCloseable {
     }
 
     /** Every transaction dumped so far, oldest first. */
-    List<Dump> dumps() throws IOException {
+    public List<Dump> dumps() throws IOException {
         if (!Files.isDirectory(dumps)) return List.of();
         List<Path> files;
         try (Stream<Path> s = Files.list(dumps)) {
@@ -174,12 +174,12 @@ final class SmtpSink implements AutoCloseable {
     }
 
     /** How many times {@code address} was accepted as a recipient, over all dumps. */
-    long count(String address) throws IOException {
+    public long count(String address) throws IOException {
         return dumps().stream().flatMap(d -> d.rcptArgs().stream()).filter(r -> r.startsWith("<" + address + ">")).count();
     }
 
     /** Waits until {@code n} transactions were dumped; returns them. */
-    List<Dump> await(int n, Duration timeout) throws IOException, InterruptedException {
+    public List<Dump> await(int n, Duration timeout) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             List<Dump> d = dumps();
