@@ -30,6 +30,12 @@ public final class DecisionTrace {
 
     public List<Entry> entries() { return List.copyOf(entries); }
 
+    /** How many verdicts so far (no copy: asked on every phase). */
+    public int size() { return entries.size(); }
+
+    /** The latest verdict, or null. */
+    public Entry last() { return entries.isEmpty() ? null : entries.getLast(); }
+
     public double score() { return entries.stream().mapToDouble(Entry::score).sum(); }
 
     @Override public String toString() {

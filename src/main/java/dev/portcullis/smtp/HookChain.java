@@ -40,8 +40,7 @@ public final class HookChain {
                 result = HookResult.denySoft(451, "4.3.0", "Temporary failure, please try again later");
             }
             if (result == null || result instanceof HookResult.Declined) continue;
-            var entries = session.trace().entries();
-            var last = entries.isEmpty() ? null : entries.getLast();
+            var last = session.trace().last();
             if (last == null || !last.plugin().equals(plugin.name()) || !last.phase().equals(phase))
                 session.trace().add(plugin.name(), phase, label(result), reason(result)); // unless the plugin said it already
             return new Outcome(result, plugin.name());

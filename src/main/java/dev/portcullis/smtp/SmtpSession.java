@@ -299,7 +299,7 @@ public final class SmtpSession {
             return;
         }
         TransactionState next = new TransactionState(parsed.address(), params);
-        next.traceStart = state.trace.entries().size(); // this transaction's verdicts start with its MAIL hooks
+        next.traceStart = state.trace.size(); // this transaction's verdicts start with its MAIL hooks
         var outcome = service.hooks().run(MailHook.class, "mail", state,
                 h -> h.onMail(new MailContext(state, next, parsed.address(), params)));
         if (refused(outcome)) {
