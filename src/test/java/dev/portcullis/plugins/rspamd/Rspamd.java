@@ -1,10 +1,9 @@
 package dev.portcullis.plugins.rspamd;
 
+import dev.portcullis.testkit.ServerProcess;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -89,8 +88,8 @@ final class Rspamd implements AutoCloseable {
     static Rspamd start(Path dir) throws IOException, InterruptedException {
         assertTrue(Files.isExecutable(BINARY), "rspamd missing: apt-get install rspamd (.ci/run does)");
         Files.createDirectories(dir);
-        int port = freePort();
-        int deadDns = freePort();
+        int port = ServerProcess.freePort();
+        int deadDns = ServerProcess.freePort();
         Files.writeString(dir.resolve("rules.lua"), RULES, StandardCharsets.UTF_8);
         String d = dir.toAbsolutePath().toString();
         Files.writeString(dir.resolve("rspamd.conf"), """
@@ -126,12 +125,6 @@ final class Rspamd implements AutoCloseable {
         return rspamd;
     }
 
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket()) {
-            s.bind(new InetSocketAddress("127.0.0.1", 0));
-            return s.getLocalPort();
-        }
-    }
 
     private void awaitPong() throws IOException, InterruptedException {
         long deadline = System.nanoTime() + START.toNanos();

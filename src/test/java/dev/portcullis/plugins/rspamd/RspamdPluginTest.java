@@ -68,7 +68,7 @@ class RspamdPluginTest {
         try (var accounts = SqliteAccounts.open(server.dataDir(), List.of(TestServer.DOMAIN))) {
             accounts.add("carol", PASSWORD.toCharArray(), List.of("carol@example.test"));
         }
-        int dead = Rspamd.freePort();
+        int dead = dev.portcullis.testkit.ServerProcess.freePort();
         accepting = TestServer.in(dir.resolve("accepting")).toml("""
                 [[plugin]]
                 name = "rspamd"

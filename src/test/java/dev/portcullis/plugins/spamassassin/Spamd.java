@@ -1,12 +1,12 @@
 package dev.portcullis.plugins.spamassassin;
 
+import dev.portcullis.testkit.ServerProcess;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -42,7 +42,7 @@ final class Spamd implements AutoCloseable {
     static Spamd start(Path dir) throws IOException, InterruptedException {
         assertTrue(Files.isExecutable(BINARY), "spamd missing: apt-get install spamassassin spamd (.ci/run does)");
         Files.createDirectories(dir);
-        int port = freePort();
+        int port = ServerProcess.freePort();
         Path socket = dir.resolve("spamd.sock");
         Path log = dir.resolve("spamd.log");
         List<String> cmd = new ArrayList<>(List.of(BINARY.toString(), "--listen", "127.0.0.1:" + port,
@@ -60,13 +60,6 @@ final class Spamd implements AutoCloseable {
         return spamd;
     }
 
-    /** A port nobody listens on right now (taken, then let go). */
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket()) {
-            s.bind(new InetSocketAddress("127.0.0.1", 0));
-            return s.getLocalPort();
-        }
-    }
 
     private void awaitPong() throws IOException, InterruptedException {
         long deadline = System.nanoTime() + START.toNanos();
