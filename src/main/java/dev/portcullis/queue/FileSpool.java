@@ -36,10 +36,16 @@ import java.util.regex.Pattern;
  *                                  whole by an atomic rename; in a folder of its own so that messages/ keeps
  *                                  holding what the queue holds
  *
- * Invariants:
- * - A file appears in messages/ only by an atomic rename of a fully written and forced tmp file, followed
- *   by an fsync of messages/; only then does store() return. So after a crash, messages/ holds whole
- *   messages only, and every message store() returned for.
+ *   <queueDir>/journal/            the write-ahead journal of group commit (SpoolJournal), server only
+ *
+ * Two ways to store, with one guarantee (store() returns only once the message survives a crash):
+ * - Classic (a FileSpool on its own: tools, tests): a file appears in messages/ only by an atomic rename
+ *   of a fully written and forced tmp file, followed by an fsync of messages/; only then does store()
+ *   return. So after a crash, messages/ holds whole messages only, and every message store() returned for.
+ * - Group commit (the server, after startGroupCommit()): the tmp file is written but not forced; the same
+ *   bytes go to the journal, which one writer thread forces once for every message waiting (GroupCommitter);
+ *   then the tmp file is renamed into messages/ without a directory fsync. A crash may lose or truncate
+ *   such a queue file, and recover() writes it again from the journal before anything reads the queue.
  * - A recipient is in .done only after the delivery it records is durable (the caller's job), and the
  *   line itself is forced before markDone() returns. A torn last line (no LF) is ignored: that recipient
  *   is delivered again, a duplicate, never a loss.
@@ -54,18 +60,21 @@ import java.util.regex.Pattern;
  * Directory fsync opens the directory for reading and forces it, which Linux supports (and needs: a new
  * name is durable only once its directory is synced).
  */
-public final class FileSpool implements Spool {
+public final class FileSpool implements Spool, AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger("portcullis.queue");
     private static final Pattern QUEUE_ID = Pattern.compile("[A-Za-z0-9]{1,64}");
     private static final String DONE_SUFFIX = ".done";
     private static final String HOLD_SUFFIX = ".hold";
 
+    private final Path queueDir;
     private final Path tmp;
     private final Path messages;
     private final Path state;
+    private volatile GroupCommitter committer;   // null: classic stores, one fsync each
 
     public FileSpool(Path queueDir) throws IOException {
+        this.queueDir = queueDir;
         this.tmp = queueDir.resolve("tmp");
         this.messages = queueDir.resolve("messages");
         this.state = queueDir.resolve("state");
@@ -76,12 +85,39 @@ public final class FileSpool implements Spool {
         }
     }
 
+    /**
+     * From now on, stores are made durable in groups through the journal (see the class comment). Call
+     * once, after {@link #recover}, in the one process that owns the queue (the server).
+     */
+    public void startGroupCommit() throws IOException {
+        startGroupCommit(GroupCommitter.Segments.DEFAULT);
+    }
+
+    synchronized void startGroupCommit(GroupCommitter.Segments segments) throws IOException {
+        if (committer != null) throw new IllegalStateException("group commit already started");
+        committer = new GroupCommitter(queueDir, segments);
+    }
+
+    /** The group committer's figures, or null when stores are classic (tests and benchmarks read them). */
+    GroupCommitter groupCommit() { return committer; }
+
+    /** Stops group commit (waiting for the batch in progress); later stores fail. */
+    @Override
+    public synchronized void close() {
+        if (committer != null) committer.close();
+    }
+
     @Override
     public void store(Envelope envelope, List<ByteBuffer> content) throws IOException {
         String id = checkId(envelope.queueId());
         Path message = messages.resolve(id);
         // rename(2) would silently replace a queued message; ids are unique, so this is a bug upstream.
         if (Files.exists(message)) throw new FileAlreadyExistsException(message.toString(), null, "already queued");
+        GroupCommitter group = committer;
+        if (group != null) {
+            storeInGroup(group, envelope, content, message);
+            return;
+        }
         Path temp = tmp.resolve(id);
         // Opened outside the clean-up below: a tmp file we failed to create is not ours to delete.
         FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
@@ -103,8 +139,39 @@ public final class FileSpool implements Spool {
         }
     }
 
+    private void storeInGroup(GroupCommitter group, Envelope envelope, List<ByteBuffer> content, Path message)
+            throws IOException {
+        String id = envelope.queueId();
+        List<ByteBuffer> file = new ArrayList<>(content.size() + 1);
+        file.add(ByteBuffer.wrap(EnvelopeFormat.header(envelope)));
+        for (ByteBuffer part : content) file.add(part.duplicate());   // leave the caller's buffers as they were
+        long length = 0;
+        for (ByteBuffer part : file) length += part.remaining();
+        int crc = SpoolJournal.crc(file);
+        Path temp = tmp.resolve(id);
+        FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        try {
+            try (FileChannel ch = channel) {
+                for (ByteBuffer part : file) writeFully(ch, part.duplicate());
+            }
+            group.commit(id, file, length, crc);
+        } catch (IOException | RuntimeException e) {
+            cleanUp(temp, e);
+            throw e;
+        }
+        try {
+            Files.move(temp, message, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | RuntimeException e) {
+            group.removed(id);   // the journal has it: recovery must not deliver a message we refused
+            cleanUp(temp, e);
+            throw e;
+        }
+    }
+
     @Override
     public List<String> recover() throws IOException {
+        if (committer != null) throw new IllegalStateException("recover() runs before startGroupCommit()");
+        recoverJournal();
         try (DirectoryStream<Path> half = Files.newDirectoryStream(tmp)) {
             for (Path p : half) {
                 LOG.info(() -> "recover: removing half-written " + p.getFileName());
@@ -230,10 +297,76 @@ public final class FileSpool implements Spool {
         Files.deleteIfExists(doneFile(queueId));
         Files.deleteIfExists(holdFile(queueId));
         boolean hadState = Files.deleteIfExists(stateFile(queueId));
-        // Not strictly needed (a removal lost in a crash only means a duplicate), but cheap and it keeps
-        // duplicates rare.
+        GroupCommitter group = committer;
+        if (group != null) {
+            // The D record tells recovery the message is gone, whether or not the unlinks above survive.
+            group.removed(queueId);
+            return;
+        }
+        // Not strictly needed (a removal lost in a crash only means a duplicate), but it keeps duplicates rare.
         syncDirectory(messages);
         if (hadState) syncDirectory(state);
+        // Another process than the server (`portcullis queue delete`): the server's journal may still hold
+        // the message, and must not bring it back after a crash.
+        if (SpoolJournal.exists(queueDir)) SpoolJournal.appendRemovedFromOutside(queueDir, queueId);
+    }
+
+    /*
+     * Makes every message the journal holds durable on its own, then empties the journal: a queue file
+     * missing, cut short or different (a crash before the kernel wrote it) is written again from the
+     * journal; one the journal says was removed is removed, in case its unlink was lost.
+     */
+    private void recoverJournal() throws IOException {
+        if (!SpoolJournal.exists(queueDir)) return;
+        SpoolJournal.Contents journal = SpoolJournal.read(queueDir);
+        int restored = 0;
+        for (SpoolJournal.StoredRecord r : journal.live()) {
+            Path message = messages.resolve(r.id());
+            if (intact(message, r)) {
+                try (FileChannel ch = FileChannel.open(message, StandardOpenOption.WRITE)) {
+                    ch.force(true);
+                }
+                continue;
+            }
+            Path temp = tmp.resolve(r.id() + ".restore");
+            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
+                writeFully(ch, ByteBuffer.wrap(r.read()));
+                ch.force(true);
+            }
+            Files.move(temp, message, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            restored++;
+        }
+        for (String id : journal.removed()) {
+            if (Files.deleteIfExists(messages.resolve(id))) {
+                LOG.info(() -> "recover: " + id + " was removed before the crash, removing it again");
+                Files.deleteIfExists(doneFile(id));
+                Files.deleteIfExists(holdFile(id));
+                Files.deleteIfExists(stateFile(id));
+            }
+        }
+        syncDirectory(messages);
+        syncDirectory(state);
+        SpoolJournal.deleteAll(queueDir);
+        int n = restored;
+        if (n > 0 || !journal.live().isEmpty())
+            LOG.info(() -> "recover: journal held " + journal.live().size() + " queued message(s), " + n + " written again from it");
+    }
+
+    private static boolean intact(Path message, SpoolJournal.StoredRecord r) throws IOException {
+        try (FileChannel ch = FileChannel.open(message, StandardOpenOption.READ)) {
+            if (ch.size() != r.length()) return false;
+            java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+            ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
+            while (ch.read(buf) > 0) {
+                buf.flip();
+                crc.update(buf);
+                buf.clear();
+            }
+            return (int) crc.getValue() == r.crc();
+        } catch (NoSuchFileException missing) {
+            return false;
+        }
     }
 
     @Override
@@ -304,6 +437,10 @@ public final class FileSpool implements Spool {
 
     private Path doneFile(String queueId) {
         return messages.resolve(checkId(queueId) + DONE_SUFFIX);
+    }
+
+    static boolean isQueueId(String s) {
+        return QUEUE_ID.matcher(s).matches();
     }
 
     private static String checkId(String queueId) {

@@ -45,6 +45,7 @@ public final class Server implements AutoCloseable {
     private final ServerTls tls;
     private final SqliteStateStore store;
     private final SqliteAccounts accounts;
+    private FileSpool spool;      // null until recovered: close() may run from the constructor's error path
     private PickupService pickup; // null until started: close() may run from the constructor's error path
     private dev.portcullis.outbound.OutboundQueue outbound; // null when [outbound] mode = "off"
 
@@ -60,9 +61,11 @@ public final class Server implements AutoCloseable {
         this.accounts = SqliteAccounts.open(config.dataDir(), config.local().domains());
         var recipients = new ConfiguredRecipients(config.local(), accounts);
 
-        Spool spool = new FileSpool(config.queueDir());
+        FileSpool spool = new FileSpool(config.queueDir());
         List<String> recovered = spool.recover();
         if (!recovered.isEmpty()) LOG.info(() -> "recovered " + recovered.size() + " queued message(s)");
+        spool.startGroupCommit();
+        this.spool = spool;
         LocalDelivery localDelivery = new LocalDelivery(spool, recipients, config.mailDir(), config.hostname());
         this.delivery = new DeliveryAgent(localDelivery);
         String postmasterDomain = postmasterDomain(config);
@@ -200,5 +203,6 @@ public final class Server implements AutoCloseable {
         plugins.forEach(Plugin::close);
         store.close();
         accounts.close();
+        if (spool != null) spool.close(); // last: delivery and pickup may still have removed or stored
     }
 }

@@ -1,0 +1,165 @@
+package dev.portcullis.queue;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/*
+ * Group commit (DESIGN "250 means the message is on disk"): sessions hand their message to one writer
+ * thread, which appends everything that arrived while its previous fsync ran to the journal, forces the
+ * journal once, and releases them all. So the disk sees one fdatasync per batch instead of two fsyncs per
+ * message, and under load the batch grows by itself: no timer, no waiting for company when idle.
+ *
+ * The writer is a platform thread: a force() on a virtual thread would pin its carrier for the whole
+ * fsync, and with 2 carriers two slow fsyncs would stop every session.
+ */
+final class GroupCommitter implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger("portcullis.queue");
+    /**
+     * When the journal's current segment is sealed (at this size or age) and how long delivery gets to
+     * remove a sealed segment's messages before the ones left are forced one by one.
+     */
+    record Segments(long limit, Duration maxAge, Duration sealedGrace) {
+        static final Segments DEFAULT = new Segments(64L << 20, Duration.ofSeconds(30), Duration.ofSeconds(30));
+    }
+    /** How soon removals (D records) are forced when no store comes along to carry them. */
+    private static final long IDLE_FLUSH_MILLIS = 200;
+
+    private sealed interface Request permits Store, Remove, Stop {}
+    private record Store(String id, List<ByteBuffer> file, long length, int crc, CompletableFuture<Void> durable)
+            implements Request {}
+    private record Remove(String id) implements Request {}
+    private record Stop() implements Request {}
+
+    private final LinkedBlockingQueue<Request> queue = new LinkedBlockingQueue<>();
+    private final SpoolJournal journal;
+    private final Thread writer;
+    private volatile boolean closed;
+    private final AtomicLong batches = new AtomicLong();
+    private final AtomicLong stored = new AtomicLong();
+
+    GroupCommitter(java.nio.file.Path queueDir, Segments segments) throws IOException {
+        this.journal = new SpoolJournal(queueDir, segments.limit(), segments.maxAge(), segments.sealedGrace());
+        this.writer = Thread.ofPlatform().name("spool-commit").daemon().start(this::run);
+    }
+
+    /** Returns once the journal holding this queue file is forced; throws when it could not be. */
+    void commit(String id, List<ByteBuffer> file, long length, int crc) throws IOException {
+        CompletableFuture<Void> durable = new CompletableFuture<>();
+        if (closed) throw new IOException("spool closed");
+        queue.add(new Store(id, file, length, crc, durable));
+        try {
+            durable.get();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException io) throw new IOException(io.getMessage(), io);
+            throw new IOException("spool commit failed: " + cause, cause);
+        } catch (InterruptedException e) {
+            // The record may still be forced: at worst a message we did not say 250 to is delivered.
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for the spool");
+        }
+    }
+
+    /** Records a removal; forced with the next batch or within IDLE_FLUSH_MILLIS. Does not wait. */
+    void removed(String id) {
+        if (!closed) queue.add(new Remove(id));
+    }
+
+    /** Batches and messages committed so far (for the log and the benchmarks). */
+    long batches() { return batches.get(); }
+    long stored() { return stored.get(); }
+
+    private void run() {
+        List<Request> batch = new ArrayList<>();
+        boolean unforced = false;
+        boolean stop = false;
+        while (!stop) {
+            batch.clear();
+            try {
+                Request first = queue.poll(unforced ? IDLE_FLUSH_MILLIS : 1000, TimeUnit.MILLISECONDS);
+                if (first != null) {
+                    batch.add(first);
+                    queue.drainTo(batch);
+                }
+            } catch (InterruptedException e) {
+                stop = true;
+            }
+            boolean anyStore = false;
+            IOException failure = null;
+            try {
+                for (Request r : batch) {
+                    switch (r) {
+                        case Store s -> { journal.appendStored(s.id(), s.file(), s.length(), s.crc()); anyStore = true; }
+                        case Remove d -> journal.appendRemoved(d.id());
+                        case Stop x -> stop = true;
+                    }
+                    unforced = true;
+                }
+                if (unforced && (anyStore || batch.isEmpty() || stop)) {
+                    journal.force();
+                    unforced = false;
+                }
+            } catch (IOException | RuntimeException e) {
+                failure = e instanceof IOException io ? io : new IOException(e);
+            }
+            if (failure != null) recoverFrom(failure, batch);
+            else if (anyStore) {
+                batches.incrementAndGet();
+                for (Request r : batch) if (r instanceof Store s) { stored.incrementAndGet(); s.durable().complete(null); }
+            }
+            try {
+                journal.maintain(System.nanoTime());
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.WARNING, "spool journal: retiring a segment failed, will try again: " + e, e);
+            }
+        }
+        try {
+            journal.close();
+        } catch (IOException e) {
+            LOG.warning(() -> "spool journal: close failed: " + e);
+        }
+        for (Request r : queue) if (r instanceof Store s) s.durable().completeExceptionally(new IOException("spool closed"));
+    }
+
+    /*
+     * A failed append or force: nobody of the batch gets a 250 (they answer 451 and the client sends again).
+     * The segment may now end in a half record, and recovery stops reading a segment there, so nothing
+     * more may be appended to it: a new segment takes over.
+     */
+    private void recoverFrom(IOException failure, List<Request> batch) {
+        LOG.log(Level.SEVERE, "spool journal: write failed, " + batch.size() + " request(s) refused: " + failure, failure);
+        for (Request r : batch) if (r instanceof Store s) s.durable().completeExceptionally(failure);
+        try {
+            journal.abandonCurrent();
+            // Their records may have reached the disk whole: make sure recovery does not deliver them.
+            for (Request r : batch) if (r instanceof Store s) journal.appendRemoved(s.id());
+            journal.force();
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.SEVERE, "spool journal: cannot start a new segment: " + e, e);
+        }
+    }
+
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        queue.add(new Stop());
+        try {
+            writer.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        LOG.info(() -> "spool: " + stored.get() + " message(s) committed in " + batches.get() + " fsync(s)");
+    }
+}
