@@ -27,8 +27,10 @@ import java.util.logging.Logger;
  * most one delivery at a time (a second submit while it is waiting or running is ignored), so two
  * threads never deliver the same message at once.
  *
- * One platform daemon thread takes ids from the queue and starts a virtual thread per delivery, at most
- * PARALLEL at once (delivery is disk-bound: more would only queue up on fsync).
+ * One platform daemon thread takes ids from the queue and hands them to PARALLEL platform worker threads
+ * (delivery is disk-bound: more would only queue up on fsync). Platform, not virtual: a delivery forces
+ * its Maildir file, and an fsync on a virtual thread holds its carrier, one of only as many as there are
+ * cores, which every SMTP session shares.
  *
  * Local recipients first, remote ones next: when a run leaves recipients in other domains and a
  * RemoteDelivery is set, the id is handed over to it and stays "known" (in hand) until the remote side
@@ -65,6 +67,8 @@ public final class DeliveryAgent implements AutoCloseable {
         return t;
     });
     private Thread dispatcher;
+    private final java.util.concurrent.ExecutorService workers = Executors.newFixedThreadPool(PARALLEL,
+            Thread.ofPlatform().name("delivery-", 1).daemon(true).factory());
     private volatile boolean closed;
     private volatile RemoteDelivery remote;
     private Path requestDir; // null: no queue tools' requests are looked for
@@ -169,6 +173,7 @@ public final class DeliveryAgent implements AutoCloseable {
             long left = Math.max(0, deadline - System.nanoTime());
             if (slots.tryAcquire(PARALLEL, left, TimeUnit.NANOSECONDS)) slots.release(PARALLEL);
             else LOG.warning("delivery: closed with deliveries still running; the queue keeps their messages");
+            workers.shutdown();   // idle by now, or left to finish: never interrupted (see above)
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -184,7 +189,7 @@ public final class DeliveryAgent implements AutoCloseable {
                     return;
                 }
                 try {
-                    Thread.ofVirtual().name("delivery-" + id).start(() -> run(id));
+                    workers.execute(() -> run(id));
                 } catch (RuntimeException | Error e) {
                     slots.release();
                     throw e;

@@ -95,6 +95,10 @@ public final class LocalDelivery {
         boolean remote = false;
         IOException failure = null;
 
+        // The last recipient left needs no done record when the message is then removed at once (a crash in
+        // between delivers it again: a duplicate, as with any crash before the record is forced). One
+        // record fewer is two fsyncs fewer for the common single-recipient message.
+        long left = envelope.recipients().stream().filter(r -> !done.contains(r)).count();
         for (Address rcpt : envelope.recipients()) {
             if (done.contains(rcpt)) continue;
             if (!local.isLocalDomain(rcpt.domain())) {
@@ -115,7 +119,7 @@ public final class LocalDelivery {
             }
             try {
                 for (String mailbox : mailboxes.get()) deliverOnce(envelope, rcpt, mailbox, deliveredTo);
-                spool.markDone(queueId, rcpt);
+                if (left > 1) spool.markDone(queueId, rcpt);
             } catch (IOException e) {
                 // Go on with the other recipients: one broken mailbox must not hold up the rest.
                 LOG.log(Level.WARNING, queueId + ": to=" + rcpt + " result=deferred: " + e, e);

@@ -93,6 +93,9 @@ public final class SmtpSink implements AutoCloseable {
                     byte[] b = new byte[3];
                     if (in.readNBytes(b, 0, 3) == 3) {
                         s.getOutputStream().write("QUIT\r\n".getBytes(StandardCharsets.US_ASCII));
+                        // Wait for the sink's answer to QUIT: then it has always counted the probe's QUIT,
+                        // which quits() takes off as sessions() takes off its session.
+                        in.readAllBytes();
                         return this;
                     }
                 }
@@ -136,12 +139,12 @@ public final class SmtpSink implements AutoCloseable {
         return Math.max(0, last - 1);
     }
 
-    /** Sessions that ended with the client's QUIT, from the same counters. */
+    /** Sessions that ended with the client's QUIT, from the same counters, less the probe's (see start). */
     public int quits() {
         var m = java.util.regex.Pattern.compile("quit=(\\d+)").matcher(log());
         int last = 0;
         while (m.find()) last = Integer.parseInt(m.group(1));
-        return last;
+        return Math.max(0, last - 1);
     }
 
     /** Every transaction dumped so far, oldest first. */
