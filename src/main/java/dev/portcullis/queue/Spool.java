@@ -10,8 +10,8 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The durable queue. Invariant: when {@link #store} returns, the message and its envelope are on disk
- * (forced, renamed into the queue, directory synced) and survive a crash; when it throws, nothing was
+ * The durable queue. Invariant: when {@link #store} returns, the message and its envelope survive a
+ * crash (forced on their own, or in the spool's journal: see FileSpool); when it throws, nothing was
  * queued (a half-written temporary file may remain and is removed by {@link #recover}).
  */
 public interface Spool {
