@@ -76,7 +76,7 @@ final class Maildir {
             // rename(2) rather than the spec's link()+unlink(): the name is unique by construction, and
             // rename also works on file systems without hard links.
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
-            syncDirectory(root.resolve("new"));
+            DirectorySync.sync(root.resolve("new"));   // one fsync for the deliveries renamed meanwhile
             done = true;
             return target;
         } finally {
