@@ -33,14 +33,21 @@ public final class LineInput {
         CutShort() { super("connection closed in the middle of a command"); }
     }
 
-    private final byte[] buf;
+    /*
+     * The buffer starts small and doubles, up to bufferSize, each time a read fills it: an idle connection
+     * (ten thousand of them held in a greeting delay) costs a few hundred bytes, a client streaming DATA
+     * gets the big buffer after a few reads.
+     */
+    private static final int FIRST_BUFFER = 512;
+    private byte[] buf = new byte[0];
+    private final int maxBuffer;
     private int pos, limit;
     private InputStream in;
     private final BeforeBlock beforeBlock;
 
     public LineInput(InputStream in, int bufferSize, BeforeBlock beforeBlock) {
         this.in = in;
-        this.buf = new byte[bufferSize];
+        this.maxBuffer = bufferSize;
         this.beforeBlock = beforeBlock;
     }
 
@@ -53,6 +60,9 @@ public final class LineInput {
     public void discardBuffered() { pos = limit = 0; }
 
     public boolean hasBuffered() { return pos < limit; }
+
+    /** The buffer's current size (tests: an idle connection must not hold the big one). */
+    int bufferCapacity() { return buf.length; }
 
     /**
      * Reads one line of at most {@code max} octets (CRLF not counted), terminated by LF. A longer line is
@@ -121,6 +131,10 @@ public final class LineInput {
 
     private boolean fill() throws IOException {
         if (in.available() <= 0) beforeBlock.run();
+        if (buf.length == 0 || (limit == buf.length && buf.length < maxBuffer)) {
+            // first read, or the last one filled the buffer: more is coming than it holds (pos == limit here)
+            buf = new byte[buf.length == 0 ? Math.min(FIRST_BUFFER, maxBuffer) : Math.min(buf.length * 2, maxBuffer)];
+        }
         int n = in.read(buf, 0, buf.length);
         if (n <= 0) return false;
         pos = 0;
