@@ -2,7 +2,7 @@ package dev.portcullis.pop3;
 
 import dev.portcullis.accounts.LoginGuard;
 import dev.portcullis.config.Config;
-import java.io.BufferedOutputStream;
+import dev.portcullis.net.LazyBufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -87,7 +87,7 @@ final class Pop3Session {
         try {
             conn.readTimeout(service.settings().timeout());
             in = new LineReader(conn.input(), this::flush);
-            out = new BufferedOutputStream(conn.output(), 8192);
+            out = new LazyBufferedOutputStream(conn.output(), 8192);
             ok(service.hostname() + " POP3 server ready");
             while (!closing) {
                 LineReader.Line line = in.readLine(MAX_COMMAND);
@@ -293,7 +293,7 @@ final class Pop3Session {
             return;
         }
         in.switchTo(conn.input());
-        out = new BufferedOutputStream(conn.output(), 8192);
+        out = new LazyBufferedOutputStream(conn.output(), 8192);
         user = null; // a USER given in clear does not count
     }
 

@@ -34,9 +34,9 @@ import dev.portcullis.hook.UnrecognizedCommandHook;
 import dev.portcullis.hook.VrfyContext;
 import dev.portcullis.hook.VrfyHook;
 import dev.portcullis.net.Cidr;
+import dev.portcullis.net.LazyBufferedOutputStream;
 import dev.portcullis.queue.Envelope;
 import dev.portcullis.queue.QueueIds;
-import java.io.BufferedOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -96,7 +96,7 @@ public final class SmtpSession {
                 role, service.clock().instant(), Cidr.anyContains(service.relayNetworks(), remote.getAddress()),
                 Cidr.anyContains(service.allowNetworks(), remote.getAddress()));
         this.state.tls = transport.isTls();
-        this.out = new BufferedOutputStream(transport.output(), 4096);
+        this.out = new LazyBufferedOutputStream(transport.output(), 4096);
         this.in = new SmtpInput(transport.input(), this::flush);
         this.state.talkProbe = this::clientTalksWithin;
     }
@@ -663,7 +663,7 @@ public final class SmtpSession {
             return;
         }
         in.switchTo(transport.input());
-        out = new BufferedOutputStream(transport.output(), 4096);
+        out = new LazyBufferedOutputStream(transport.output(), 4096);
         if (tx != null) abandonTransaction();
         state.tls = true;
         state.helo = null; // RFC 3207 4.2: the client must say EHLO again
