@@ -70,7 +70,7 @@ public final class LineInput {
      * when the stream ends in the middle of a line.
      */
     public <T> T readLine(int max, LineMaker<T> maker) throws IOException {
-        byte[] line = new byte[(int) Math.min(max + 1L, 1024)];
+        byte[] line = new byte[(int) Math.min(max + 1L, 128)];   // grown below: most commands are short
         int len = 0;
         boolean tooLong = false;
         while (true) {

@@ -5,6 +5,7 @@ import dev.portcullis.net.IpLiteral;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * Parses the argument of MAIL FROM: and RCPT TO: into a path and ESMTP parameters (RFC 5321 4.1.2, 4.1.3).
@@ -155,16 +156,20 @@ final class PathParser {
         return IpLiteral.isIpv4(inner);
     }
 
+    // compiled once: String.split and String.matches with these compile a Pattern on every call
+    private static final Pattern SPACES = Pattern.compile(" +");
+    private static final Pattern KEYWORD = Pattern.compile("[A-Z0-9][A-Z0-9-]*");
+
     /** ESMTP parameters: keyword[=value], space separated (RFC 5321 4.1.2). Keys upper-cased. */
     private static Map<String, String> parameters(String rest) throws PathException {
         Map<String, String> out = new LinkedHashMap<>();
         if (rest.isBlank()) return out;
         if (!rest.startsWith(" ")) throw new PathException(501, "5.5.4", "Syntax error after address");
-        for (String p : rest.trim().split(" +")) {
+        for (String p : SPACES.split(rest.trim())) {
             int eq = p.indexOf('=');
             String key = (eq < 0 ? p : p.substring(0, eq)).toUpperCase(Locale.ROOT);
             String value = eq < 0 ? "" : p.substring(eq + 1);
-            if (!key.matches("[A-Z0-9][A-Z0-9-]*") || (eq >= 0 && value.isEmpty()))
+            if (!KEYWORD.matcher(key).matches() || (eq >= 0 && value.isEmpty()))
                 throw new PathException(501, "5.5.4", "Syntax error in parameters");
             if (out.put(key, value) != null) throw new PathException(501, "5.5.4", "Duplicate parameter " + key);
         }
