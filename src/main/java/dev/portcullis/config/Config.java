@@ -116,8 +116,14 @@ public record Config(
     /** The resolver: servers as host:port (empty = the system's), per-try timeout, retries, TTL cache. */
     public record Dns(List<java.net.InetSocketAddress> servers, Duration timeout, int retries, boolean cache) {}
 
-    public record Listener(String address, int port, String role) {
+    /** @param maxConnections live connections the listener holds at most (see net.Listener.Busy) */
+    public record Listener(String address, int port, String role, int maxConnections) {
         public static final List<String> ROLES = List.of("mx", "submission", "submissions", "pop3", "pop3s");
+        public static final int DEFAULT_MAX_CONNECTIONS = 20_000;
+
+        public Listener(String address, int port, String role) {
+            this(address, port, role, DEFAULT_MAX_CONNECTIONS);
+        }
     }
 
     public record Smtp(

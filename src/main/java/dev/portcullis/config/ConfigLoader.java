@@ -278,8 +278,9 @@ public final class ConfigLoader {
             long port = s.integer("port", -1);
             if (port < 0 || port > 65535) throw s.sectionError("port: expected a port number from 0 to 65535");
             String role = s.choice("role", "mx", Config.Listener.ROLES.toArray(String[]::new));
+            int max = s.integer("max_connections", Config.Listener.DEFAULT_MAX_CONNECTIONS, 1, 1_000_000);
             s.finish();
-            out.add(new Config.Listener(address, (int) port, role));
+            out.add(new Config.Listener(address, (int) port, role, max));
         }
         if (out.isEmpty()) out.add(new Config.Listener("127.0.0.1", 2525, "mx"));
         return List.copyOf(out);

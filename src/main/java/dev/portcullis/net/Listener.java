@@ -24,6 +24,13 @@ public final class Listener implements AutoCloseable {
     /** Runs one connection's session on its virtual thread; an IOException means the session never started. */
     public interface Handler { void serve(Socket socket, String sessionId) throws IOException; }
 
+    /**
+     * At most {@code maxConnections} live connections: one more gets {@code reply} (a whole protocol line, in
+     * clear; nothing on an implicit-TLS port, where the client expects a handshake) and is closed. Memory is
+     * what a flood of idle connections would exhaust first; a cap turns that into a refusal.
+     */
+    public record Busy(int maxConnections, String reply) {}
+
     /** Session numbers, per protocol: with the id prefix they make a session's id in the logs. */
     private static final Map<String, AtomicLong> SESSIONS = new ConcurrentHashMap<>();
 
@@ -32,6 +39,7 @@ public final class Listener implements AutoCloseable {
     private final ServerTls implicitTls;
     private final Duration handshakeTimeout;
     private final Handler handler;
+    private final Busy busy;
     private final ServerSocket server;
     private final String sessionPrefix;
     private final AtomicLong sessions;
@@ -46,10 +54,12 @@ public final class Listener implements AutoCloseable {
      * @param role the configured listener role, for the log
      * @param implicitTls the certificate for a handshake straight after accept(), or null on a plain port
      * @param handshakeTimeout the read timeout during that handshake
+     * @param busy how many connections the listener holds at most, and what it says to one more
      */
     public Listener(String protocol, String idPrefix, String address, int port, String role, ServerTls implicitTls,
-            Duration handshakeTimeout, Handler handler) throws IOException {
+            Duration handshakeTimeout, Busy busy, Handler handler) throws IOException {
         this.protocol = protocol;
+        this.busy = busy;
         this.log = Logger.getLogger("portcullis." + protocol);
         this.implicitTls = implicitTls;
         this.handshakeTimeout = handshakeTimeout;
@@ -74,16 +84,60 @@ public final class Listener implements AutoCloseable {
                 if (!server.isClosed()) log.log(Level.WARNING, "accept failed on port " + port(), e);
                 continue;
             }
-            String id = sessionPrefix + Long.toString(sessions.incrementAndGet(), 36).toUpperCase();
-            Thread t = Thread.ofVirtual().name(protocol + "-" + id).unstarted(() -> {
-                try {
-                    serve(socket, id);
-                } finally {
-                    live.remove(socket);
+            try {
+                if (live.size() >= busy.maxConnections()) {
+                    refuse(socket);
+                    continue;
                 }
-            });
-            live.put(socket, t);
-            t.start();
+                String id = sessionPrefix + Long.toString(sessions.incrementAndGet(), 36).toUpperCase();
+                Thread t = Thread.ofVirtual().name(protocol + "-" + id).unstarted(() -> {
+                    try {
+                        serve(socket, id);
+                    } finally {
+                        live.remove(socket);
+                    }
+                });
+                live.put(socket, t);
+                t.start();
+            } catch (RuntimeException | Error e) {
+                // Out of memory or threads: this connection is lost, the listener must not be. A dead accept
+                // loop would leave the port open and every later client unanswered.
+                live.remove(socket);
+                closeQuietly(socket);
+                log.log(Level.SEVERE, "could not start a session on port " + port() + ": " + e, e);
+                pause();
+            }
+        }
+    }
+
+    private void refuse(Socket socket) {
+        log.warning(() -> protocol + " connection from " + socket.getInetAddress().getHostAddress() + " refused: "
+                + busy.maxConnections() + " connections already (max_connections)");
+        if (implicitTls == null) {
+            try {
+                socket.setSoTimeout(1000);
+                // A fresh socket's send buffer is empty: this short write does not block the accept loop.
+                socket.getOutputStream().write(busy.reply().getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            } catch (IOException ignored) {
+                // it is being closed anyway
+            }
+        }
+        closeQuietly(socket);
+    }
+
+    private static void closeQuietly(Socket socket) {
+        try {
+            socket.close();
+        } catch (IOException ignored) {
+            // already gone
+        }
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -24,6 +24,7 @@ public final class Pop3Listener {
         boolean implicitTls = config.role().equals("pop3s");
         return new Listener("pop3", "P", config.address(), config.port(), config.role(), implicitTls ? tls : null,
                 Pop3Session.handshakeTimeout(service.settings()),
+                new Listener.Busy(config.maxConnections(), "-ERR [SYS/TEMP] too many connections, try again later\r\n"),
                 (socket, id) -> new Pop3Session(service, new SocketConnection(socket, tls), id).run());
     }
 }

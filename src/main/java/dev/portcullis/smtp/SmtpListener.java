@@ -18,6 +18,7 @@ public final class SmtpListener {
         boolean implicitTls = config.role().equals("submissions");
         return new Listener("smtp", "", config.address(), config.port(), config.role(), implicitTls ? tls : null,
                 service.limits().commandTimeout(),
+                new Listener.Busy(config.maxConnections(), "421 4.3.2 " + service.hostname() + " Too many connections, try again later\r\n"),
                 (socket, id) -> new SmtpSession(service, new SocketTransport(socket, tls), config.role(), id).run());
     }
 }

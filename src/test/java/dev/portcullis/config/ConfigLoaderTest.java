@@ -214,6 +214,12 @@ class ConfigLoaderTest {
         refused("[smtp]\n" + line + "\n", line.substring(0, line.indexOf(' ')), "from 1 to");
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"0", "-5", "1000001"})
+    void listenerConnectionCapOutOfRange(String value) {
+        refused("[[listener]]\nport = 2525\nmax_connections = " + value + "\n", "max_connections", "from 1 to");
+    }
+
     @Test
     void messageSizeMustBePositive() {
         refused("[smtp]\nmax_message_size = 0\n", "max_message_size", "greater than zero");

@@ -42,6 +42,34 @@ class LimitsTest {
     }
 
     @Test
+    void aListenerAtItsConnectionCapSays421AndTakesNewClientsOnceOneLeaves() throws Exception {
+        server = TestServer.in(dir).listener("127.0.0.1", 0, "mx", "max_connections = 2").start();
+        try (SmtpScript a = SmtpScript.connect(server.port()); SmtpScript b = SmtpScript.connect(server.port())) {
+            a.expect(220, null);
+            b.expect(220, null);
+            try (SmtpScript c = SmtpScript.connect(server.port())) {
+                SmtpScript.Reply busy = c.expect(421, "4.3.2");
+                assertTrue(busy.text().contains("Too many connections"), busy.toString());
+                c.expectEof(Duration.ofSeconds(5));
+            }
+            a.send("QUIT\r\n").expect(221, "2.0.0");
+            a.expectEof(Duration.ofSeconds(5));
+            // the session's slot is free once its thread has ended: a new client is served again
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (true) {
+                try (SmtpScript d = SmtpScript.connect(server.port())) {
+                    SmtpScript.Reply greeting = d.readReply();
+                    if (greeting.code() == 220) break;
+                    assertEquals(421, greeting.code(), greeting.toString());
+                }
+                assertTrue(System.nanoTime() < deadline, "a freed slot must be usable again");
+                Thread.sleep(50);
+            }
+            b.send("NOOP\r\n").expect(250, "2.0.0");
+        }
+    }
+
+    @Test
     void commandLineTooLong() throws Exception {
         server = TestServer.start(dir);
         try (SmtpScript c = SmtpScript.open(server.port())) {

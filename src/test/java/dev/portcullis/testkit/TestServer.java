@@ -68,7 +68,13 @@ public final class TestServer implements AutoCloseable {
 
         /** Adds a [[listener]]; without any, one mx listener on 127.0.0.1 port 0 is configured. */
         public Builder listener(String address, int port, String role) {
-            listeners.add("address = \"" + address + "\"\nport = " + port + "\nrole = \"" + role + "\"\n");
+            return listener(address, port, role, "");
+        }
+
+        /** As above, with more keys of the [[listener]] table (e.g. "max_connections = 2"). */
+        public Builder listener(String address, int port, String role, String moreKeys) {
+            listeners.add("address = \"" + address + "\"\nport = " + port + "\nrole = \"" + role + "\"\n"
+                    + (moreKeys.isEmpty() || moreKeys.endsWith("\n") ? moreKeys : moreKeys + "\n"));
             return this;
         }
 
