@@ -134,10 +134,15 @@ bg_stop() {
   kill -KILL -- "-$pid" 2>/dev/null || true
 }
 
+# cleanup_hooks: commands bench_cleanup runs first, in reverse order, for what is not a bg_start process
+# (e.g. a daemon that forks away from its process group, stopped by its own command).
+cleanup_hooks=()
+
 bench_cleanup() {
   local rc=$? i
   trap - EXIT INT TERM
   if [ -n "${waited_pid-}" ]; then kill -TERM "$waited_pid" 2>/dev/null || true; wait "$waited_pid" 2>/dev/null || true; fi
+  for (( i = ${#cleanup_hooks[@]} - 1; i >= 0; i-- )); do ${cleanup_hooks[i]} || true; done
   for (( i = ${#bg_order[@]} - 1; i >= 0; i-- )); do bg_stop "${bg_order[i]}"; done
   if [ -n "${work-}" ] && [ -d "$work" ]; then
     if (( keep )); then log "kept $work"; else rm -rf -- "$work"; fi
@@ -157,13 +162,26 @@ cpu_seconds() {
 # there finds nothing to rebuild. In a work tree that others edit while the bench runs, the launcher would
 # otherwise rebuild at `serve` (sources newer than the jar), measuring another build or failing the
 # start-up wait. Sets app (the frozen copy) and jar_info.
+#
+# BENCH_BUILD_DIR=DIR: build with `mvn package -Dbuild.dir=DIR` instead (always, tests skipped) and
+# freeze DIR's jar and lib/, leaving $repo/target alone (for a work tree others build in at the same time).
 build_and_freeze() {
-  log "building if needed"
-  if ! waited timeout "$build_limit" "$repo/portcullis" default-config >/dev/null 2>"$work/build.log"; then
-    log "build failed:"; tail -n 40 "$work/build.log" >&2; exit 1
+  local out="$repo/target"
+  if [ -n "${BENCH_BUILD_DIR-}" ]; then
+    out=$BENCH_BUILD_DIR
+    log "building into $out (BENCH_BUILD_DIR)"
+    if ! waited timeout "$build_limit" mvn -B -q -f "$repo/pom.xml" -DskipTests -Dbuild.dir="$out" package \
+         >"$work/build.log" 2>&1; then
+      log "build failed:"; tail -n 40 "$work/build.log" >&2; exit 1
+    fi
+  else
+    log "building if needed"
+    if ! waited timeout "$build_limit" "$repo/portcullis" default-config >/dev/null 2>"$work/build.log"; then
+      log "build failed:"; tail -n 40 "$work/build.log" >&2; exit 1
+    fi
   fi
-  local jar="$repo/target/portcullis.jar" commit
-  [ -f "$jar" ] && [ -d "$repo/target/lib" ] || { log "no $jar (and target/lib) after the build"; exit 1; }
+  local jar="$out/portcullis.jar" commit
+  [ -f "$jar" ] && [ -d "$out/lib" ] || { log "no $jar (and $out/lib) after the build"; exit 1; }
   commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo "not a git checkout")"
   jar_info="jar sha256 $(sha256sum "$jar" | cut -c1-12), built $(date -u -r "$jar" +%FT%TZ)"
   log "benchmarking $repo (HEAD $commit; sources as they are in the work tree), $jar_info"
@@ -171,7 +189,7 @@ build_and_freeze() {
   mkdir -p "$app/target" "$app/src/main"
   cp -p "$repo/portcullis" "$app/"
   cp -p "$jar" "$app/target/"
-  cp -rp "$repo/target/lib" "$app/target/"
+  cp -rp "$out/lib" "$app/target/"
   touch "$app/pom.xml"
   touch -d '2000-01-01' "$app/pom.xml" "$app/src/main"
 }
@@ -366,6 +384,18 @@ sink_count() {
   data=${data%$'\r'}
   rec=${data##*$'\r'}
   if [[ "$rec" =~ (^|\ )$field=([0-9]+) ]]; then echo "${BASH_REMATCH[2]}"; else echo 0; fi
+}
+
+# newest_jdk: the java of the newest JDK >= 21 under /usr/lib/jvm (java on PATH may be older), for tools
+# run in source-file mode (`java bench/tools/X.java`); empty when there is none.
+newest_jdk() {
+  local j v best="" bestv=0
+  for j in /usr/lib/jvm/*/bin/java; do
+    [ -x "$j" ] || continue
+    v="$("$j" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"; v=${v%%.*}
+    [[ "$v" =~ ^[0-9]+$ ]] && (( v >= 21 && v > bestv )) && { best=$j; bestv=$v; }
+  done
+  echo "$best"
 }
 
 load_average() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"; }
