@@ -55,15 +55,24 @@ final class Maildir {
      * Reads {@code content} to its end; the caller closes it.
      */
     Path deliver(Address returnPath, Address deliveredTo, InputStream content) throws IOException {
-        ensureFolders();
+        if (!READY.contains(root)) {
+            makeFolders();
+            READY.add(root);
+        }
         String name = uniqueName();
         Path temp = root.resolve("tmp").resolve(name);
         Path target = root.resolve("new").resolve(name);
         // Opened outside the clean-up below: a tmp file we failed to create is not ours to delete.
-        FileChannel channel = POSIX
-                ? FileChannel.open(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
-                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))
-                : FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        FileChannel channel;
+        try {
+            channel = openTemp(temp);
+        } catch (java.nio.file.NoSuchFileException gone) {
+            // the folders went away since we made them (a user removed the mailbox): make them again
+            READY.remove(root);
+            makeFolders();
+            READY.add(root);
+            channel = openTemp(temp);
+        }
         boolean done = false;
         try {
             try (FileChannel ch = channel) {
@@ -90,8 +99,21 @@ final class Maildir {
         }
     }
 
+    private static FileChannel openTemp(Path temp) throws IOException {
+        return POSIX
+                ? FileChannel.open(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))
+                : FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    }
+
+    /**
+     * Maildirs whose folders this process has seen or made: four stat calls a delivery fewer. When they
+     * have gone since (a user removed the mailbox), opening the tmp/ file fails and they are made again.
+     */
+    private static final Set<Path> READY = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     /** Creates root, tmp/, new/ and cur/ (mode 700) when missing, durably. */
-    private void ensureFolders() throws IOException {
+    private void makeFolders() throws IOException {
         for (Path dir : new Path[] {root, root.resolve("tmp"), root.resolve("new"), root.resolve("cur")}) {
             if (Files.isDirectory(dir)) continue;
             Path parent = dir.toAbsolutePath().getParent();

@@ -98,4 +98,18 @@ class MaildirTest {
             assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("alice").resolve(sub))), sub);
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
     }
+
+    @Test
+    void aMailboxRemovedAfterADeliveryIsMadeAgainByTheNext() throws IOException {
+        Path root = dir.resolve("bob");
+        Maildir maildir = new Maildir(root, "mx.example.test");
+        maildir.deliver(Address.of("sender", "remote.test"), Address.of("bob", "example.test"), crlf("Subject: 1\r\n\r\none\r\n"));
+        try (var all = Files.walk(root)) {
+            for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
+        }
+        Path second = new Maildir(root, "mx.example.test").deliver(Address.of("sender", "remote.test"),
+                Address.of("bob", "example.test"), crlf("Subject: 2\r\n\r\ntwo\r\n"));
+        assertEquals(List.of(second), files(root.resolve("new")));
+        assertTrue(Files.isDirectory(root.resolve("cur")) && Files.isDirectory(root.resolve("tmp")));
+    }
 }
