@@ -31,7 +31,7 @@ final class GroupCommitter implements AutoCloseable {
      * remove a sealed segment's messages before the ones left are forced one by one.
      */
     record Segments(long limit, Duration maxAge, Duration sealedGrace) {
-        static final Segments DEFAULT = new Segments(64L << 20, Duration.ofSeconds(30), Duration.ofSeconds(30));
+        static final Segments DEFAULT = new Segments(32L << 20, Duration.ofSeconds(30), Duration.ofSeconds(30));
     }
     /** How soon removals (D records) are forced when no store comes along to carry them. */
     private static final long IDLE_FLUSH_MILLIS = 200;

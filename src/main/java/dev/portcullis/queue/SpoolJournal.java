@@ -8,6 +8,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -17,6 +18,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import java.util.zip.CRC32C;
@@ -42,7 +46,13 @@ import java.util.zip.CRC32C;
  * A D record is what keeps recovery from bringing a delivered message back; it is not forced on its own
  * (the next batch's fdatasync carries it, or the committer's idle flush), so a crash in that window
  * costs a duplicate delivery, never a loss. Another process (`portcullis queue delete`) appends its D
- * records to the newest segment with O_APPEND, one write per record.
+ * records to journal/removed.log with O_APPEND, one write per record, forced; recovery reads it too.
+ *
+ * Segments are preallocated: written full of zeros and forced before they are used (by a background
+ * thread, one spare ahead, named <seq>.spare until it becomes the current segment). Overwriting blocks
+ * that already exist lets fdatasync skip the file-system journal commit that growing a file needs: about
+ * half the time per fsync here (0.13 vs 0.29 ms). Reading a segment stops at its first zero line, the end
+ * of what was written.
  *
  * Segments are retired so the journal stays small: the current one is sealed when it grows past a limit
  * or gets old; a sealed segment is deleted as soon as every message it holds has been removed, or, once
@@ -55,8 +65,11 @@ final class SpoolJournal implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger("portcullis.queue");
     static final String DIR = "journal";
+    static final String REMOVED_FROM_OUTSIDE = "removed.log";
     private static final Pattern SEGMENT = Pattern.compile("[0-9]{16}\\.log");
     private static final int MAX_RECORD_LINE = 256;
+    /** A segment is preallocated up to its size limit, but never more than this. */
+    private static final long PREALLOCATE_MAX = 64L << 20;
 
     private final Path dir;
     private final Path messages;
@@ -65,7 +78,10 @@ final class SpoolJournal implements AutoCloseable {
 
     private FileChannel current;
     private long currentSeq;
-    private long currentBytes;
+    private long currentBytes;   // also the write position: records are written at it, not appended
+    private CompletableFuture<FileChannel> spare;
+    private final ExecutorService preparer = Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().name("spool-journal-prepare").daemon(true).factory());
     private long currentOpenedAt;
     private final long maxSegmentAgeNanos;
     /** Segment -> ids stored in it and not yet removed, oldest segment first. */
@@ -83,7 +99,10 @@ final class SpoolJournal implements AutoCloseable {
         Files.createDirectories(dir);
         List<Long> existing = segments(dir);
         if (!existing.isEmpty()) throw new IllegalStateException("journal not recovered: " + dir + " holds " + existing);
-        openSegment(1);
+        try (DirectoryStream<Path> spares = Files.newDirectoryStream(dir, "*.spare")) {
+            for (Path p : spares) Files.delete(p);   // prepared by an earlier run and never used
+        }
+        startSegment(1, prepare(1));
     }
 
     /** Appends a stored message (not yet forced). */
@@ -91,17 +110,14 @@ final class SpoolJournal implements AutoCloseable {
         ByteBuffer[] all = new ByteBuffer[file.size() + 1];
         all[0] = ascii("R " + id + " " + length + " " + Integer.toHexString(crc) + "\n");
         for (int i = 0; i < file.size(); i++) all[i + 1] = file.get(i).duplicate();
-        writeFully(current, all);
-        currentBytes += length + all[0].capacity();
+        currentBytes += writeAt(current, all, currentBytes);
         live.get(currentSeq).add(id);
         segmentOf.put(id, currentSeq);
     }
 
     /** Appends a removal (not yet forced). */
     void appendRemoved(String id) throws IOException {
-        ByteBuffer record = ascii("D " + id + "\n");
-        currentBytes += record.remaining();
-        writeFully(current, new ByteBuffer[] {record});
+        currentBytes += writeAt(current, new ByteBuffer[] {ascii("D " + id + "\n")}, currentBytes);
         Long seq = segmentOf.remove(id);
         if (seq != null) live.get(seq).remove(id);
     }
@@ -117,7 +133,7 @@ final class SpoolJournal implements AutoCloseable {
             force();   // sealing must not leave an unforced D record behind in a file nobody appends to any more
             sealedAt.put(currentSeq, now);
             current.close();
-            openSegment(currentSeq + 1);
+            startSegment(currentSeq + 1, takeSpare());
         }
         boolean deleted = false;
         while (live.firstKey() != currentSeq) {
@@ -158,21 +174,80 @@ final class SpoolJournal implements AutoCloseable {
         } catch (IOException alreadyBroken) {
             // nothing more is written to it either way
         }
-        openSegment(currentSeq + 1);
+        startSegment(currentSeq + 1, takeSpare());
     }
 
     @Override public void close() throws IOException {
+        preparer.shutdownNow();
         current.close();
+        FileChannel unused = spare.getNow(null);
+        if (unused != null) unused.close();
     }
 
-    private void openSegment(long seq) throws IOException {
-        current = FileChannel.open(segmentPath(dir, seq), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
-                StandardOpenOption.APPEND);
-        FileSpool.syncDirectory(dir);   // the segment's name must survive a crash with the records in it
+    /** The spare segment prepared for the next sequence number, or a plain new file when preparing failed. */
+    private FileChannel takeSpare() throws IOException {
+        long seq = currentSeq + 1;
+        try {
+            return spare.join();
+        } catch (RuntimeException e) {
+            LOG.warning(() -> "spool journal: no preallocated segment (" + e.getCause() + "), using a growing one");
+            return FileChannel.open(sparePath(seq), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        }
+    }
+
+    private void startSegment(long seq, CompletableFuture<FileChannel> prepared) throws IOException {
+        spare = prepared;
+        startSegment(seq, takeSpare());
+    }
+
+    /** Makes the spare (or a plain file) segment {@code seq}: its name must survive a crash with its records. */
+    private void startSegment(long seq, FileChannel channel) throws IOException {
+        Files.move(sparePath(seq), segmentPath(dir, seq), StandardCopyOption.ATOMIC_MOVE);
+        FileSpool.syncDirectory(dir);
+        current = channel;
         currentSeq = seq;
         currentBytes = 0;
         currentOpenedAt = System.nanoTime();
         live.put(seq, new HashSet<>());
+        spare = prepare(seq + 1);
+    }
+
+    /** Writes the next segment full of zeros and forces it, in the background. */
+    private CompletableFuture<FileChannel> prepare(long seq) {
+        return CompletableFuture.supplyAsync(() -> {
+            Path path = sparePath(seq);
+            try {
+                FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                try {
+                    long size = Math.min(segmentLimit, PREALLOCATE_MAX);
+                    ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(1 << 20, Math.max(1, size)));
+                    for (long left = size; left > 0; left -= zeros.capacity()) {
+                        zeros.clear().limit((int) Math.min(zeros.capacity(), left));
+                        while (zeros.hasRemaining()) ch.write(zeros);
+                    }
+                    ch.force(true);
+                    return ch;
+                } catch (IOException | RuntimeException e) {
+                    ch.close();
+                    Files.deleteIfExists(path);
+                    throw e;
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }, preparer);
+    }
+
+    private Path sparePath(long seq) {
+        return dir.resolve(String.format("%016d.spare", seq));
+    }
+
+    private static long writeAt(FileChannel ch, ByteBuffer[] buffers, long position) throws IOException {
+        long written = 0;
+        for (ByteBuffer b : buffers) {
+            while (b.hasRemaining()) written += ch.write(b, position + written);
+        }
+        return written;
     }
 
     // --- for other processes and for recovery ---------------------------------------------------------
@@ -188,15 +263,15 @@ final class SpoolJournal implements AutoCloseable {
      */
     static void appendRemovedFromOutside(Path queueDir, String id) throws IOException {
         Path journal = queueDir.resolve(DIR);
-        List<Long> all = segments(journal);
-        if (all.isEmpty()) return;   // nothing to bring the message back from
-        try (FileChannel ch = FileChannel.open(segmentPath(journal, all.get(all.size() - 1)), StandardOpenOption.WRITE,
+        if (segments(journal).isEmpty()) return;   // nothing to bring the message back from
+        Path removals = journal.resolve(REMOVED_FROM_OUTSIDE);
+        boolean created = !Files.exists(removals);
+        try (FileChannel ch = FileChannel.open(removals, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.APPEND)) {
             writeFully(ch, new ByteBuffer[] {ascii("D " + id + "\n")});
             ch.force(false);
-        } catch (NoSuchFileException retiredMeanwhile) {
-            // the server retired it: the message's own R record went with it or before it
         }
+        if (created) FileSpool.syncDirectory(journal);
     }
 
     /** One stored message found in the journal during recovery: where its queue file's bytes are. */
@@ -225,7 +300,7 @@ final class SpoolJournal implements AutoCloseable {
             Path segment = segmentPath(journal, seq);
             byte[] bytes = Files.readAllBytes(segment);
             int pos = 0;
-            while (pos < bytes.length) {
+            while (pos < bytes.length && bytes[pos] != 0) {   // zeros: the preallocated rest, never written
                 int lf = indexOf(bytes, pos, Math.min(bytes.length, pos + MAX_RECORD_LINE));
                 if (lf < 0) { torn(segment, pos, "record line without end"); break; }
                 String[] f = new String(bytes, pos, lf - pos, StandardCharsets.ISO_8859_1).split(" ", -1);
@@ -249,6 +324,13 @@ final class SpoolJournal implements AutoCloseable {
                 pos += (int) length;
             }
         }
+        Path outside = journal.resolve(REMOVED_FROM_OUTSIDE);
+        if (Files.exists(outside)) {
+            for (String line : new String(Files.readAllBytes(outside), StandardCharsets.ISO_8859_1).split("\n")) {
+                String[] f = line.split(" ", -1);
+                if (f.length == 2 && f[0].equals("D") && FileSpool.isQueueId(f[1])) removed.add(f[1]);
+            }
+        }
         List<StoredRecord> result = new ArrayList<>();
         for (StoredRecord r : stored.values()) if (!removed.contains(r.id())) result.add(r);
         return new Contents(result, removed);
@@ -257,9 +339,11 @@ final class SpoolJournal implements AutoCloseable {
     /** Deletes every segment (after recovery made their live messages durable) and syncs the folder. */
     static void deleteAll(Path queueDir) throws IOException {
         Path journal = queueDir.resolve(DIR);
-        List<Long> all = segments(journal);
-        for (long seq : all) Files.deleteIfExists(segmentPath(journal, seq));
-        if (!all.isEmpty()) FileSpool.syncDirectory(journal);
+        if (!Files.isDirectory(journal)) return;
+        try (DirectoryStream<Path> all = Files.newDirectoryStream(journal)) {
+            for (Path p : all) Files.deleteIfExists(p);   // segments, spares, removed.log
+        }
+        FileSpool.syncDirectory(journal);
     }
 
     private static void torn(Path segment, int pos, String why) {
