@@ -39,6 +39,9 @@ public final class LazyBufferedOutputStream extends OutputStream {
         count += len;
     }
 
+    /** Whether bytes wait in the buffer for a flush. */
+    public boolean hasBuffered() { return count > 0; }
+
     @Override public void flush() throws IOException {
         flushBuffer();
         out.flush();

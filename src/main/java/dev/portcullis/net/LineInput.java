@@ -20,7 +20,12 @@ import java.io.InputStream;
  *   come through TLS.
  */
 public final class LineInput {
-    public interface BeforeBlock { void run() throws IOException; }
+    public interface BeforeBlock {
+        void run() throws IOException;
+
+        /** Whether {@link #run} has anything to do: when not, the socket is not asked what it holds. */
+        default boolean pending() { return true; }
+    }
 
     /** Makes a protocol's line from {@code bytes[0..length)}, the line without CRLF; empty when {@code tooLong}. */
     public interface LineMaker<T> { T make(byte[] bytes, int length, boolean tooLong); }
@@ -130,7 +135,8 @@ public final class LineInput {
     }
 
     private boolean fill() throws IOException {
-        if (in.available() <= 0) beforeBlock.run();
+        // available() is an ioctl: asked only when there are replies that a waiting command could join
+        if (beforeBlock.pending() && in.available() <= 0) beforeBlock.run();
         if (buf.length == 0 || (limit == buf.length && buf.length < maxBuffer)) {
             // first read, or the last one filled the buffer: more is coming than it holds (pos == limit here)
             buf = new byte[buf.length == 0 ? Math.min(FIRST_BUFFER, maxBuffer) : Math.min(buf.length * 2, maxBuffer)];

@@ -35,11 +35,11 @@ import dev.portcullis.hook.VrfyContext;
 import dev.portcullis.hook.VrfyHook;
 import dev.portcullis.net.Cidr;
 import dev.portcullis.net.LazyBufferedOutputStream;
+import dev.portcullis.net.LineInput;
 import dev.portcullis.queue.Envelope;
 import dev.portcullis.queue.QueueIds;
 import java.io.EOFException;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -81,7 +81,7 @@ public final class SmtpSession {
     private final Transport transport;
     private final SessionState state;
     private final SmtpInput in;
-    private OutputStream out;
+    private LazyBufferedOutputStream out;
     private TransactionState tx;
     private int errors;
     private boolean closing;
@@ -97,7 +97,10 @@ public final class SmtpSession {
                 Cidr.anyContains(service.allowNetworks(), remote.getAddress()));
         this.state.tls = transport.isTls();
         this.out = new LazyBufferedOutputStream(transport.output(), 4096);
-        this.in = new SmtpInput(transport.input(), this::flush);
+        this.in = new SmtpInput(transport.input(), new LineInput.BeforeBlock() {
+            @Override public void run() throws IOException { flush(); }
+            @Override public boolean pending() { return out.hasBuffered(); }
+        });
         this.state.talkProbe = this::clientTalksWithin;
     }
 
