@@ -5,6 +5,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 import java.util.logging.Logger;
 import org.xbill.DNS.AAAARecord;
@@ -14,6 +15,7 @@ import org.xbill.DNS.DClass;
 import org.xbill.DNS.ExtendedResolver;
 import org.xbill.DNS.Lookup;
 import org.xbill.DNS.MXRecord;
+import org.xbill.DNS.Message;
 import org.xbill.DNS.Name;
 import org.xbill.DNS.PTRRecord;
 import org.xbill.DNS.Record;
@@ -27,31 +29,44 @@ import org.xbill.DNS.Type;
 /**
  * {@link Dns} over dnsjava: the configured resolvers (or the system's), a per-try timeout and a retry
  * count, and one cache for the whole server that honours each record's TTL (dnsjava's {@link Cache},
- * negative answers included when the server sends an SOA).
+ * negative answers included when the server sends an SOA). Each query is sent and awaited on the calling
+ * thread ({@link CallerThreadIo}); only DNS is asked, never {@code /etc/hosts}.
  */
 public final class DnsjavaClient implements Dns {
     private static final Logger LOG = Logger.getLogger("portcullis.dns");
+
+    private static final CallerThreadIo IO = new CallerThreadIo();
 
     private final Resolver resolver;
     private final Cache cache;
 
     public DnsjavaClient(List<InetSocketAddress> servers, Duration timeout, int retries, boolean useCache) {
-        Resolver r;
-            if (servers.isEmpty()) {
-                r = new ExtendedResolver();
-            } else {
-                List<Resolver> each = new ArrayList<>();
-                for (InetSocketAddress s : servers) {
-                    SimpleResolver sr = new SimpleResolver(s);
-                    sr.setTimeout(timeout);
-                    each.add(sr);
-                }
-                r = new ExtendedResolver(each);
-            }
+        List<Resolver> each = new ArrayList<>();
+        if (servers.isEmpty()) {
+            each.addAll(List.of(new ExtendedResolver().getResolvers())); // the system's (resolv.conf)
+        } else {
+            for (InetSocketAddress s : servers) each.add(new SimpleResolver(s));
+        }
+        for (Resolver r : each) {
             r.setTimeout(timeout);
-            if (r instanceof ExtendedResolver er) er.setRetries(retries);
-            this.resolver = r;
+            if (r instanceof SimpleResolver sr) sr.setIoClientFactory(IO);
+        }
+        ExtendedResolver r = new CallerThreadResolver(each);
+        r.setTimeout(timeout);
+        r.setRetries(retries);
+        this.resolver = r;
         this.cache = useCache ? new Cache(DClass.IN) : null;
+    }
+
+    /**
+     * The resolver every lookup runs through: dnsjava's, with its tries, server rotation, answer checks and
+     * TCP fallback, but run from start to end on the asking thread (see {@link CallerThreadIo}); by default
+     * {@link Resolver#send} would continue each step on the common pool.
+     */
+    private static final class CallerThreadResolver extends ExtendedResolver {
+        CallerThreadResolver(List<Resolver> resolvers) { super(resolvers); }
+
+        @Override public CompletionStage<Message> sendAsync(Message query) { return sendAsync(query, Runnable::run); }
     }
 
     @Override public DnsAnswer<InetAddress> a(String name) {
@@ -87,8 +102,8 @@ public final class DnsjavaClient implements Dns {
     private <T> DnsAnswer<T> query(Name name, int type, Function<Record, T> extract) {
         Lookup lookup = new Lookup(name, type, DClass.IN);
         lookup.setResolver(resolver);
-        if (cache != null) lookup.setCache(cache);
-        else lookup.setCache(null);
+        lookup.setCache(cache); // null: a throw-away cache for this lookup alone
+        lookup.setHostsFileParser(null); // DNS only: /etc/hosts is not what a client's or a zone's DNS says
         Record[] records = lookup.run();
         return switch (lookup.getResult()) {
             case Lookup.SUCCESSFUL -> {

@@ -12,6 +12,7 @@ import dev.portcullis.hook.DataPostHook;
 import dev.portcullis.hook.DecisionTrace;
 import dev.portcullis.hook.DeferredRejection;
 import dev.portcullis.hook.PreConnectHook;
+import dev.portcullis.hook.PreMailHook;
 import dev.portcullis.hook.DisconnectContext;
 import dev.portcullis.hook.DisconnectHook;
 import dev.portcullis.hook.HeloContext;
@@ -303,8 +304,9 @@ public final class SmtpSession {
         }
         TransactionState next = new TransactionState(parsed.address(), params);
         next.traceStart = state.trace.size(); // this transaction's verdicts start with its MAIL hooks
-        var outcome = service.hooks().run(MailHook.class, "mail", state,
-                h -> h.onMail(new MailContext(state, next, parsed.address(), params)));
+        MailContext mail = new MailContext(state, next, parsed.address(), params);
+        service.hooks().notify(PreMailHook.class, "pre_mail", h -> h.onPreMail(mail));
+        var outcome = service.hooks().run(MailHook.class, "mail", state, h -> h.onMail(mail));
         if (refused(outcome)) {
             logReject("mail", parsed.address(), null, outcome);
             return;

@@ -27,6 +27,12 @@ public final class SqliteStateStore implements StateStore, AutoCloseable {
     private final Clock clock;
     private final ReentrantLock lock = new ReentrantLock();
     private int writes;
+    // prepared once: compiling the SQL again on every call cost more than running it (all used under the lock)
+    private final PreparedStatement select;
+    private final PreparedStatement selectWithExpiry;
+    private final PreparedStatement upsert;
+    private final PreparedStatement remove;
+    private final PreparedStatement purge;
 
     public SqliteStateStore(Path file, Clock clock) {
         this("jdbc:sqlite:" + file.toAbsolutePath(), clock);
@@ -49,6 +55,11 @@ public final class SqliteStateStore implements StateStore, AutoCloseable {
                 s.execute("CREATE TABLE IF NOT EXISTS state (ns TEXT NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL, "
                         + "expires INTEGER NOT NULL, PRIMARY KEY (ns, k))");
             }
+            this.select = c.prepareStatement("SELECT v FROM state WHERE ns = ? AND k = ? AND expires > ?");
+            this.selectWithExpiry = c.prepareStatement("SELECT v, expires FROM state WHERE ns = ? AND k = ? AND expires > ?");
+            this.upsert = c.prepareStatement("INSERT OR REPLACE INTO state (ns, k, v, expires) VALUES (?, ?, ?, ?)");
+            this.remove = c.prepareStatement("DELETE FROM state WHERE ns = ? AND k = ?");
+            this.purge = c.prepareStatement("DELETE FROM state WHERE expires <= ?");
             this.db = c;
         } catch (SQLException e) {
             if (c != null) try { c.close(); } catch (SQLException ignored) { /* reporting the first error */ }
@@ -58,26 +69,18 @@ public final class SqliteStateStore implements StateStore, AutoCloseable {
 
     @Override public Optional<String> get(String namespace, String key) {
         return locked(() -> {
-            try (PreparedStatement q = db.prepareStatement("SELECT v FROM state WHERE ns = ? AND k = ? AND expires > ?")) {
-                q.setString(1, namespace);
-                q.setString(2, key);
-                q.setLong(3, clock.millis());
-                try (ResultSet r = q.executeQuery()) {
-                    return r.next() ? Optional.of(r.getString(1)) : Optional.empty();
-                }
+            select.setString(1, namespace);
+            select.setString(2, key);
+            select.setLong(3, clock.millis());
+            try (ResultSet r = select.executeQuery()) {
+                return r.next() ? Optional.of(r.getString(1)) : Optional.empty();
             }
         });
     }
 
     @Override public void put(String namespace, String key, String value, Duration ttl) {
         locked(() -> {
-            try (PreparedStatement q = db.prepareStatement("INSERT OR REPLACE INTO state (ns, k, v, expires) VALUES (?, ?, ?, ?)")) {
-                q.setString(1, namespace);
-                q.setString(2, key);
-                q.setString(3, value);
-                q.setLong(4, expiry(clock.millis(), ttl));
-                q.executeUpdate();
-            }
+            write(namespace, key, value, expiry(clock.millis(), ttl));
             wrote();
             return null;
         });
@@ -88,24 +91,16 @@ public final class SqliteStateStore implements StateStore, AutoCloseable {
             long now = clock.millis();
             long value = delta;
             long expires = expiry(now, window);
-            try (PreparedStatement q = db.prepareStatement("SELECT v, expires FROM state WHERE ns = ? AND k = ? AND expires > ?")) {
-                q.setString(1, namespace);
-                q.setString(2, key);
-                q.setLong(3, now);
-                try (ResultSet r = q.executeQuery()) {
-                    if (r.next()) {
-                        value = parseLong(r.getString(1)) + delta;
-                        expires = r.getLong(2);
-                    }
+            selectWithExpiry.setString(1, namespace);
+            selectWithExpiry.setString(2, key);
+            selectWithExpiry.setLong(3, now);
+            try (ResultSet r = selectWithExpiry.executeQuery()) {
+                if (r.next()) {
+                    value = parseLong(r.getString(1)) + delta;
+                    expires = r.getLong(2);
                 }
             }
-            try (PreparedStatement u = db.prepareStatement("INSERT OR REPLACE INTO state (ns, k, v, expires) VALUES (?, ?, ?, ?)")) {
-                u.setString(1, namespace);
-                u.setString(2, key);
-                u.setString(3, Long.toString(value));
-                u.setLong(4, expires);
-                u.executeUpdate();
-            }
+            write(namespace, key, Long.toString(value), expires);
             wrote();
             return value;
         });
@@ -113,21 +108,25 @@ public final class SqliteStateStore implements StateStore, AutoCloseable {
 
     @Override public void delete(String namespace, String key) {
         locked(() -> {
-            try (PreparedStatement q = db.prepareStatement("DELETE FROM state WHERE ns = ? AND k = ?")) {
-                q.setString(1, namespace);
-                q.setString(2, key);
-                q.executeUpdate();
-            }
+            remove.setString(1, namespace);
+            remove.setString(2, key);
+            remove.executeUpdate();
             return null;
         });
     }
 
+    private void write(String namespace, String key, String value, long expires) throws SQLException {
+        upsert.setString(1, namespace);
+        upsert.setString(2, key);
+        upsert.setString(3, value);
+        upsert.setLong(4, expires);
+        upsert.executeUpdate();
+    }
+
     private void wrote() throws SQLException {
         if (++writes % PURGE_EVERY != 0) return;
-        try (PreparedStatement q = db.prepareStatement("DELETE FROM state WHERE expires <= ?")) {
-            q.setLong(1, clock.millis());
-            q.executeUpdate();
-        }
+        purge.setLong(1, clock.millis());
+        purge.executeUpdate();
     }
 
     /** now + ttl, saturating: a huge TTL means "practically forever", not an overflow into the past. */
@@ -166,7 +165,7 @@ public final class SqliteStateStore implements StateStore, AutoCloseable {
     @Override public void close() {
         lock.lock();
         try {
-            db.close();
+            db.close(); // closes its statements too
         } catch (SQLException ignored) {
             // closing anyway
         } finally {

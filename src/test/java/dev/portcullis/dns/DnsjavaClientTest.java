@@ -62,4 +62,8 @@ class DnsjavaClientTest {
         client.a("fresh.test");
         assertEquals(before + 1, dns.queryCount());
     }
+
+    @Test void onlyDnsIsAskedNeverTheHostsFile() {
+        assertEquals(DnsAnswer.Status.NXDOMAIN, client.a("localhost").status(), "/etc/hosts has localhost; the test DNS server has not");
+    }
 }

@@ -18,6 +18,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.xbill.DNS.AAAARecord;
 import org.xbill.DNS.ARecord;
@@ -42,12 +44,17 @@ import org.xbill.DNS.Type;
  * declares: the real wire protocol, so the server's resolver code runs as in production.
  * Names that are declared nowhere answer NXDOMAIN; names that exist without the asked type answer NODATA;
  * {@link #timeout} names never answer; {@link #servfail} names answer SERVFAIL. CNAMEs are followed.
+ * {@link #hold} keeps the answers for a name back until {@link #release}: a test can see which queries a
+ * server has in flight at the same time (they all arrive while none is answered), without timing anything.
  */
 public final class TestDns implements AutoCloseable {
     private final Map<Name, List<Record>> records = new ConcurrentHashMap<>();
     private final Set<Name> timeouts = ConcurrentHashMap.newKeySet();
     private final Set<TypedName> typeTimeouts = ConcurrentHashMap.newKeySet();
     private final Set<Name> servfails = ConcurrentHashMap.newKeySet();
+    private final Map<TypedName, CountDownLatch> holds = new ConcurrentHashMap<>();
+    /** A hold on every type of a name. */
+    private static final int ANY_TYPE = -1;
     private final List<String> log = new CopyOnWriteArrayList<>();
     private final AtomicInteger queries = new AtomicInteger();
     private final DatagramSocket udp;
@@ -133,6 +140,39 @@ public final class TestDns implements AutoCloseable {
      */
     public TestDns timeout(String name, int type) { typeTimeouts.add(new TypedName(name(name), type)); return this; }
 
+    /**
+     * Queries for this name (any type) are received and logged, but their answers wait until {@link #release}
+     * (at most 30 s). Queries for other names are answered meanwhile.
+     */
+    public TestDns hold(String name) { return hold(name, ANY_TYPE); }
+
+    /** As {@link #hold(String)}, for queries of one type ({@link Type}) only. */
+    public TestDns hold(String name, int type) {
+        holds.putIfAbsent(new TypedName(name(name), type), new CountDownLatch(1));
+        return this;
+    }
+
+    /** Sends the answers held for this name (every type) and stops holding it. */
+    public TestDns release(String name) {
+        Name n = name(name);
+        holds.entrySet().removeIf(e -> {
+            if (!e.getKey().name().equals(n)) return false;
+            e.getValue().countDown();
+            return true;
+        });
+        return this;
+    }
+
+    /** Waits until every query given ("TYPE name.", as in {@link #queryLog}) has been received; false after {@code wait}. */
+    public boolean awaitQueries(Duration wait, String... queries) throws InterruptedException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (!log.containsAll(List.of(queries))) {
+            if (System.nanoTime() > deadline) return false;
+            Thread.sleep(5);
+        }
+        return true;
+    }
+
     public TestDns clear() {
         records.clear();
         timeouts.clear();
@@ -209,7 +249,21 @@ public final class TestDns implements AutoCloseable {
                 byte[] reply = answer(query);
                 if (reply == null) continue;
                 if (reply.length > 512 && !hasEdns(query)) reply = truncated(query);
-                udp.send(new DatagramPacket(reply, reply.length, p.getSocketAddress()));
+                byte[] out = reply;
+                var to = p.getSocketAddress();
+                CountDownLatch hold = holdFor(query);
+                if (hold == null) {
+                    udp.send(new DatagramPacket(out, out.length, to));
+                    continue;
+                }
+                Thread.ofVirtual().start(() -> {
+                    try {
+                        hold.await(30, TimeUnit.SECONDS);
+                        udp.send(new DatagramPacket(out, out.length, to));
+                    } catch (IOException | InterruptedException ignored) {
+                        // closed meanwhile
+                    }
+                });
             } catch (SocketException closed) {
                 return;
             } catch (IOException | RuntimeException e) {
@@ -232,17 +286,32 @@ public final class TestDns implements AutoCloseable {
                             byte[] query = in.readNBytes(len);
                             byte[] reply = answer(query);
                             if (reply == null) continue;
+                            CountDownLatch hold = holdFor(query);
+                            if (hold != null) hold.await(30, TimeUnit.SECONDS);
                             out.writeShort(reply.length);
                             out.write(reply);
                             out.flush();
                         }
-                    } catch (IOException | RuntimeException done) {
+                    } catch (IOException | RuntimeException | InterruptedException done) {
                         // client closed
                     }
                 });
             } catch (IOException closed) {
                 return;
             }
+        }
+    }
+
+    /** The latch holding back answers to this query's name, or null. */
+    private CountDownLatch holdFor(byte[] query) {
+        if (holds.isEmpty()) return null;
+        try {
+            Record q = new Message(query).getQuestion();
+            if (q == null) return null;
+            CountDownLatch any = holds.get(new TypedName(q.getName(), ANY_TYPE));
+            return any != null ? any : holds.get(new TypedName(q.getName(), q.getType()));
+        } catch (IOException e) {
+            return null;
         }
     }
 

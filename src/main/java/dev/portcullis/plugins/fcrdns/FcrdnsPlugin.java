@@ -149,11 +149,13 @@ public final class FcrdnsPlugin implements PreConnectHook, ConnectHook {
         Set<String> unique = new LinkedHashSet<>();
         for (String n : ptr.records()) if (unique.size() < MAX_NAMES) unique.add(n.toLowerCase(Locale.ROOT));
         List<String> names = List.copyOf(unique);
+        // the first name is looked up on this thread, any others alongside on their own (most hosts have one)
         List<CompletableFuture<DnsAnswer<InetAddress>>> forward = new ArrayList<>();
-        for (String n : names) forward.add(Dns.async(() -> dns.addresses(n, client)));
+        forward.add(null);
+        for (String n : names.subList(1, names.size())) forward.add(Dns.async(() -> dns.addresses(n, client)));
         List<String> failed = new ArrayList<>();
         for (int i = 0; i < names.size(); i++) {
-            DnsAnswer<InetAddress> a = forward.get(i).join();
+            DnsAnswer<InetAddress> a = i == 0 ? dns.addresses(names.getFirst(), client) : forward.get(i).join();
             if (a.isTemporaryFailure()) failed.add(names.get(i));
             else if (a.records().stream().anyMatch(x -> Arrays.equals(x.getAddress(), client.getAddress())))
                 return new Outcome(Kind.PASS, names.get(i), "confirmed " + names.get(i));

@@ -17,6 +17,7 @@ import dev.portcullis.hook.PluginSettings;
 import dev.portcullis.hook.Reply;
 import dev.portcullis.hook.ServerServices;
 import dev.portcullis.hook.Session;
+import dev.portcullis.plugins.fcrdns.FcrdnsPlugin;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -76,6 +77,7 @@ public final class HeloPlugin implements HeloHook {
     record Finding(SubCheck check, String reason) {}
 
     private final Map<SubCheck, CheckPolicy> policies;
+    private final boolean allOff;
     /** Records the passes and skips, which belong to no sub-check's action. */
     private final CheckPolicy verdicts = new CheckPolicy(NAME, Action.FLAG, 0, false);
     private final Set<String> roles;
@@ -85,6 +87,7 @@ public final class HeloPlugin implements HeloHook {
 
     HeloPlugin(Map<SubCheck, CheckPolicy> policies, Set<String> roles, String hostname, LocalRecipients local, Dns dns) {
         this.policies = new EnumMap<>(policies);
+        this.allOff = policies.values().stream().allMatch(CheckPolicy::off);
         this.roles = Set.copyOf(roles);
         this.hostname = hostname.toLowerCase(Locale.ROOT);
         this.local = local;
@@ -95,7 +98,7 @@ public final class HeloPlugin implements HeloHook {
 
     @Override public HookResult onHelo(HeloContext ctx) {
         Session session = ctx.session();
-        if (policies.values().stream().allMatch(CheckPolicy::off)) return HookResult.declined();
+        if (allOff) return HookResult.declined();
         if (!roles.contains(session.listenerRole())) return HookResult.declined();
         if (CheckPolicy.exempt(session)) return HookResult.declined();
 
@@ -105,7 +108,8 @@ public final class HeloPlugin implements HeloHook {
                 .ifPresent(d -> session.notes().remove(DeferredRejection.KEY));
 
         Scored scored = session.notes().computeIfAbsent(SCORED, Scored::new);
-        Judgment judgment = judge(ctx.helo(), session.remoteAddress(), session.localAddress());
+        String confirmed = session.notes().get(FcrdnsPlugin.VERIFIED_NAME).orElse(null);
+        Judgment judgment = judge(ctx.helo(), session.remoteAddress(), session.localAddress(), confirmed);
         for (Finding f : judgment.findings()) {
             CheckPolicy policy = policies.get(f.check());
             double score = scored.checks.add(f.check()) ? policy.score() : 0;
@@ -120,8 +124,15 @@ public final class HeloPlugin implements HeloHook {
     /** The failed sub-checks in order, and why the resolution check could not decide (or null). */
     record Judgment(List<Finding> findings, String skipped) {}
 
-    /** The decision, separate from the session bookkeeping; only the enabled sub-checks are looked at. */
-    Judgment judge(String helo, InetAddress client, InetAddress us) {
+    /** The decision without a name confirmed by fcrdns (see the four-argument form). */
+    Judgment judge(String helo, InetAddress client, InetAddress us) { return judge(helo, client, us, null); }
+
+    /**
+     * The decision, separate from the session bookkeeping; only the enabled sub-checks are looked at.
+     * {@code confirmed} is the client's forward-confirmed name from fcrdns in this session (or null): it was
+     * just seen to resolve to the client's address, so that name passes {@code no_resolve} without asking again.
+     */
+    Judgment judge(String helo, InetAddress client, InetAddress us, String confirmed) {
         List<Finding> out = new ArrayList<>();
         HeloName n = HeloName.parse(helo);
         String shown = shorten(helo);
@@ -147,7 +158,7 @@ public final class HeloPlugin implements HeloHook {
                     out.add(new Finding(SubCheck.CLAIMS_US, shown + " is our name"));
                 if (!n.fqdn()) {
                     if (on(SubCheck.NOT_FQDN)) out.add(new Finding(SubCheck.NOT_FQDN, shown + " has no dot"));
-                } else if (on(SubCheck.NO_RESOLVE) && !(claims && on(SubCheck.CLAIMS_US))) {
+                } else if (on(SubCheck.NO_RESOLVE) && !(claims && on(SubCheck.CLAIMS_US)) && !n.name().equalsIgnoreCase(confirmed)) {
                     String problem = resolves(n.name());
                     if (problem != null && problem.startsWith("skip:"))
                         return new Judgment(out, "no_resolve: " + problem.substring(5));
@@ -159,16 +170,17 @@ public final class HeloPlugin implements HeloHook {
     }
 
     /**
-     * Null when the name has an address (A or AAAA, asked together) or, like Postfix's
-     * reject_unknown_helo_hostname, an MX; "skip:..." when DNS could not say; else what DNS answered.
+     * Null when the name has an address (A or AAAA, asked together; an A settles it without waiting for the
+     * AAAA) or, like Postfix's reject_unknown_helo_hostname, an MX; "skip:..." when DNS could not say; else
+     * what DNS answered.
      */
     private String resolves(String name) {
         try {
-            CompletableFuture<DnsAnswer<InetAddress>> a = Dns.async(() -> dns.a(name));
             CompletableFuture<DnsAnswer<InetAddress>> aaaa = Dns.async(() -> dns.aaaa(name));
-            DnsAnswer<InetAddress> four = a.join();
+            DnsAnswer<InetAddress> four = dns.a(name);
+            if (four.found()) return null;
             DnsAnswer<InetAddress> six = aaaa.join();
-            if (four.found() || six.found()) return null;
+            if (six.found()) return null;
             if (four.isTemporaryFailure() || six.isTemporaryFailure()) return "skip:DNS failure looking up " + name;
             DnsAnswer<MxHost> mx = dns.mx(name);
             if (mx.found()) return null;

@@ -1,5 +1,6 @@
 package dev.portcullis.plugins.spf;
 
+import dev.portcullis.dns.Dns;
 import dev.portcullis.hook.Action;
 import dev.portcullis.hook.CheckPolicy;
 import dev.portcullis.hook.DataPostContext;
@@ -11,6 +12,7 @@ import dev.portcullis.hook.NoteKey;
 import dev.portcullis.hook.Plugin;
 import dev.portcullis.hook.PluginFactory;
 import dev.portcullis.hook.PluginSettings;
+import dev.portcullis.hook.PreMailHook;
 import dev.portcullis.hook.Reply;
 import dev.portcullis.hook.ServerServices;
 import dev.portcullis.spf.SpfEvaluator;
@@ -18,15 +20,24 @@ import dev.portcullis.spf.SpfResult;
 import dev.portcullis.spf.SpfVerdict;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * SPF (RFC 7208) at MAIL FROM: the sender's domain (or, for the null sender, the HELO name) says whether the
  * client may send for it. Each result has its own action and score; the result is recorded in a
  * {@code Received-SPF} header (RFC 7208 9.1) on the accepted message. Refusal codes are RFC 7372's:
  * 550 5.7.23 for fail, 5.7.24 for errors.
+ *
+ * <p>The evaluation starts at pre_mail, on its own virtual thread, so its lookups run while the other
+ * plugins' (the sender check's) do; the mail hook joins it and decides.
  */
-public final class SpfPlugin implements MailHook, DataPostHook {
+public final class SpfPlugin implements PreMailHook, MailHook, DataPostHook {
     private static final NoteKey<String> HEADER = NoteKey.of("spf.received-spf", String.class);
+
+    /** The evaluation started at pre_mail, with the identity it was started for. */
+    record Pending(String from, String helo, CompletableFuture<SpfVerdict> verdict) {}
+
+    private static final NoteKey<Pending> PENDING = NoteKey.of("spf.pending", Pending.class);
 
     private final SpfEvaluator evaluator;
     private final Map<SpfResult, CheckPolicy> policies;
@@ -40,11 +51,23 @@ public final class SpfPlugin implements MailHook, DataPostHook {
 
     @Override public String name() { return "spf"; }
 
+    @Override public void onPreMail(MailContext ctx) {
+        if (CheckPolicy.exempt(ctx.session())) return;
+        String helo = helo(ctx);
+        String from = from(ctx);
+        var client = ctx.session().remoteAddress();
+        ctx.tx().notes().put(PENDING, new Pending(from, helo, Dns.async(() -> evaluator.check(client, from, helo))));
+    }
+
     @Override public HookResult onMail(MailContext ctx) {
         if (CheckPolicy.exempt(ctx.session())) return HookResult.declined();
-        String helo = ctx.session().helo() == null ? "" : ctx.session().helo();
-        String from = ctx.sender().isNull() ? "" : ctx.sender().mailbox();
-        SpfVerdict v = evaluator.check(ctx.session().remoteAddress(), from, helo);
+        String helo = helo(ctx);
+        String from = from(ctx);
+        SpfVerdict v = ctx.tx().notes().get(PENDING)
+                .filter(p -> p.from().equals(from) && p.helo().equals(helo))
+                .map(p -> p.verdict().join())
+                .orElseGet(() -> evaluator.check(ctx.session().remoteAddress(), from, helo)); // no pre_mail
+        ctx.tx().notes().remove(PENDING);
         if (header)
             ctx.tx().notes().put(HEADER, evaluator.receivedSpfHeader(v, ctx.session().remoteAddress(), from, helo));
         CheckPolicy policy = policies.get(v.result());
@@ -61,6 +84,10 @@ public final class SpfPlugin implements MailHook, DataPostHook {
         };
         return policy.fail(ctx.session(), "mail", refusal, reason);
     }
+
+    private static String helo(MailContext ctx) { return ctx.session().helo() == null ? "" : ctx.session().helo(); }
+
+    private static String from(MailContext ctx) { return ctx.sender().isNull() ? "" : ctx.sender().mailbox(); }
 
     /** The header goes on at the end of DATA, when the message is known to be accepted so far. */
     @Override public HookResult onDataPost(DataPostContext ctx) {

@@ -283,4 +283,34 @@ class HeloPluginTest {
         assertSame(HookResult.DECLINED, helo(direct(), vouched, "192.0.2.1"));
         assertTrue(vouched.trace().entries().isEmpty());
     }
+    @Test
+    void aNameFcrdnsConfirmedInThisSessionResolvesWithoutAnotherLookup() {
+        FakeSession s = client();
+        s.notes().put(dev.portcullis.plugins.fcrdns.FcrdnsPlugin.VERIFIED_NAME, "confirmed.example");
+        int before = dns.queryCount();
+        assertSame(HookResult.DECLINED, helo(direct(), s, "Confirmed.Example."));
+        assertEquals("pass", last(s).result());
+        assertEquals(before, dns.queryCount(), "fcrdns saw the name resolve to the client: nothing to ask");
+        FakeSession other = client();
+        other.notes().put(dev.portcullis.plugins.fcrdns.FcrdnsPlugin.VERIFIED_NAME, "good.example");
+        HookResult r = helo(direct(), other, "confirmed.example");
+        assertSame(HookResult.DECLINED, r, "no_resolve only flags");
+        assertEquals("flag", last(other).result(), "another name than the confirmed one is looked up: " + other.trace());
+    }
+
+    @Test
+    void anAddressRecordSettlesNoResolveWithoutWaitingForTheAaaa() throws Exception {
+        try (TestDns held = new TestDns()) {
+            held.a("dual.example", "192.0.2.81").aaaa("dual.example", "2001:db8::81").hold("dual.example", org.xbill.DNS.Type.AAAA);
+            Map<SubCheck, CheckPolicy> policies = new EnumMap<>(SubCheck.class);
+            for (SubCheck c : SubCheck.values()) policies.put(c, new CheckPolicy("helo", c.defaultAction, c.defaultScore, false));
+            var slowClient = new dev.portcullis.dns.DnsjavaClient(List.of(held.address()), java.time.Duration.ofSeconds(30), 0, false);
+            HeloPlugin p = new HeloPlugin(policies, Set.of("mx"), "mx.test", LOCAL, slowClient);
+            // the AAAA answer is held back (for 30 s): the judgment is only back before that if the A decided it
+            HeloPlugin.Judgment j = p.judge("dual.example", java.net.InetAddress.getByName(CLIENT), java.net.InetAddress.getByName(US));
+            assertEquals(List.of(), j.findings());
+            assertTrue(held.awaitQueries(java.time.Duration.ofSeconds(10), "AAAA dual.example."), "the AAAA was asked alongside: " + held.queryLog());
+            held.release("dual.example");
+        }
+    }
 }
