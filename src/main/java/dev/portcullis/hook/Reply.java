@@ -10,9 +10,12 @@ import java.util.Objects;
  */
 public record Reply(int code, String enhanced, List<String> lines) {
 
+    /** Compiled once: every reply of every session is checked against it. */
+    private static final java.util.regex.Pattern ENHANCED = java.util.regex.Pattern.compile("[245]\\.\\d{1,3}\\.\\d{1,3}");
+
     public Reply {
         if (code < 200 || code > 599) throw new IllegalArgumentException("reply code out of range: " + code);
-        if (enhanced != null && !enhanced.matches("[245]\\.\\d{1,3}\\.\\d{1,3}"))
+        if (enhanced != null && !ENHANCED.matcher(enhanced).matches())
             throw new IllegalArgumentException("not an enhanced status code: " + enhanced);
         if (enhanced != null && enhanced.charAt(0) - '0' != code / 100)
             throw new IllegalArgumentException("enhanced code " + enhanced + " does not match " + code);

@@ -240,8 +240,11 @@ public final class FileSpool implements Spool, AutoCloseable {
     @Override
     public Set<Address> done(String queueId) throws IOException {
         byte[] bytes;
+        Path file = doneFile(queueId);
+        // Most messages have no done record: a stat is cheaper than an open failing with an exception.
+        if (!Files.exists(file)) return Set.of();
         try {
-            bytes = Files.readAllBytes(doneFile(queueId));
+            bytes = Files.readAllBytes(file);
         } catch (NoSuchFileException e) {
             return Set.of();
         }
@@ -282,6 +285,7 @@ public final class FileSpool implements Spool, AutoCloseable {
 
     @Override
     public String heldReason(String queueId) throws IOException {
+        if (!Files.exists(holdFile(queueId))) return null;   // the common case, without an exception
         try {
             return Files.readString(holdFile(queueId), StandardCharsets.UTF_8);
         } catch (NoSuchFileException notHeld) {

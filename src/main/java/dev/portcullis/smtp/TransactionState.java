@@ -9,6 +9,9 @@ import java.util.Map;
 
 /** The engine's mutable view of one mail transaction. */
 final class TransactionState implements Transaction {
+    // compiled once: String.replaceAll and String.matches compile their pattern on every call
+    private static final java.util.regex.Pattern LINE_BREAKS = java.util.regex.Pattern.compile("[\r\n]+");
+    private static final java.util.regex.Pattern FIELD_NAME = java.util.regex.Pattern.compile("[!-9;-~]+");
     final Address sender;
     final Map<String, String> parameters;
     final boolean utf8;
@@ -41,12 +44,12 @@ final class TransactionState implements Transaction {
     @Override public void addHeader(String name, String value) {
         checkName(name);
         // fold nothing, inject nothing: one physical line per added field
-        addedHeaders.append(name).append(": ").append(value.replaceAll("[\r\n]+", " ")).append("\r\n");
+        addedHeaders.append(name).append(": ").append(LINE_BREAKS.matcher(value).replaceAll(" ")).append("\r\n");
     }
 
     @Override public void replaceHeader(String name, String value) {
         checkName(name);
-        headerEdits.add(new ReceivedMessage.HeaderEdit(name, 0, value.replaceAll("[\r\n]+", " ")));
+        headerEdits.add(new ReceivedMessage.HeaderEdit(name, 0, LINE_BREAKS.matcher(value).replaceAll(" ")));
     }
 
     @Override public void removeHeader(String name, int occurrence) {
@@ -55,6 +58,6 @@ final class TransactionState implements Transaction {
     }
 
     private static void checkName(String name) {
-        if (!name.matches("[!-9;-~]+")) throw new IllegalArgumentException("not a header field name: " + name);
+        if (!FIELD_NAME.matcher(name).matches()) throw new IllegalArgumentException("not a header field name: " + name);
     }
 }
