@@ -3,6 +3,7 @@ package dev.portcullis.smtp;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.Arrays;
+import org.openjdk.jmh.infra.Blackhole;
 
 /**
  * Feeds one {@link DataPayload} to {@link SmtpInput#readData} again and again, as a session that receives
@@ -38,5 +39,12 @@ final class DataReplay {
         return input.readData(out);
     }
 
-    MessageBuffer newBuffer() { return new MessageBuffer(LIMIT); }
+    /** One benchmark operation: the whole message into a new buffer, every result consumed, bytes counted. */
+    void readOnce(WireBytes counted, Blackhole bh) throws IOException {
+        MessageBuffer content = new MessageBuffer(LIMIT);
+        bh.consume(read(content));
+        bh.consume(content.array());
+        bh.consume(content.length());
+        counted.add(payload.wire.length);
+    }
 }
