@@ -102,7 +102,8 @@ final class SpoolJournal implements AutoCloseable {
         try (DirectoryStream<Path> spares = Files.newDirectoryStream(dir, "*.spare")) {
             for (Path p : spares) Files.delete(p);   // prepared by an earlier run and never used
         }
-        startSegment(1, prepare(1));
+        spare = prepare(1);
+        startSegment(1, takeSpare());
     }
 
     /** Appends a stored message (not yet forced). */
@@ -180,8 +181,8 @@ final class SpoolJournal implements AutoCloseable {
     @Override public void close() throws IOException {
         preparer.shutdownNow();
         current.close();
-        FileChannel unused = spare.getNow(null);
-        if (unused != null) unused.close();
+        // a spare that failed or is still being written has nothing to close; its file goes at recovery
+        if (spare.isDone() && !spare.isCompletedExceptionally()) spare.join().close();
     }
 
     /** The spare segment prepared for the next sequence number, or a plain new file when preparing failed. */
@@ -193,11 +194,6 @@ final class SpoolJournal implements AutoCloseable {
             LOG.warning(() -> "spool journal: no preallocated segment (" + e.getCause() + "), using a growing one");
             return FileChannel.open(sparePath(seq), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         }
-    }
-
-    private void startSegment(long seq, CompletableFuture<FileChannel> prepared) throws IOException {
-        spare = prepared;
-        startSegment(seq, takeSpare());
     }
 
     /** Makes the spare (or a plain file) segment {@code seq}: its name must survive a crash with its records. */
