@@ -123,7 +123,7 @@ final class Maildir {
             } catch (FileAlreadyExistsException raced) {
                 if (!Files.isDirectory(dir)) throw raced;   // two deliveries creating it at once: fine
             }
-            if (parent != null) syncDirectory(parent);
+            if (parent != null) DirectorySync.sync(parent);
         }
     }
 
@@ -172,11 +172,5 @@ final class Maildir {
 
     private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {
         while (buf.hasRemaining()) ch.write(buf);
-    }
-
-    private static void syncDirectory(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        }
     }
 }
