@@ -40,6 +40,8 @@ public final class Listener implements AutoCloseable {
     private final Duration handshakeTimeout;
     private final Handler handler;
     private final Busy busy;
+    private long refused;            // accept thread only
+    private long lastRefusalLogged;  // accept thread only
     private final ServerSocket server;
     private final String sessionPrefix;
     private final AtomicLong sessions;
@@ -111,8 +113,15 @@ public final class Listener implements AutoCloseable {
     }
 
     private void refuse(Socket socket) {
-        log.warning(() -> protocol + " connection from " + socket.getInetAddress().getHostAddress() + " refused: "
-                + busy.maxConnections() + " connections already (max_connections)");
+        // A flood at the cap must not become a flood in the log: one line per 10 s at most, with a count.
+        refused++;
+        long now = System.nanoTime();
+        if (refused == 1 || now - lastRefusalLogged >= TimeUnit.SECONDS.toNanos(10)) {
+            long count = refused;
+            log.warning(() -> protocol + " connection from " + socket.getInetAddress().getHostAddress() + " refused: "
+                    + busy.maxConnections() + " connections already (max_connections); " + count + " refused so far");
+            lastRefusalLogged = now;
+        }
         if (implicitTls == null) {
             try {
                 socket.setSoTimeout(1000);
