@@ -139,8 +139,21 @@ public record Config(
     /** Certificate and key in PEM; both null means a self-signed certificate generated in the data folder. */
     public record Tls(Path certificate, Path key) {}
 
-    /** Local domains, mailboxes (users) and aliases (address local part to mailboxes or other aliases). */
-    public record Local(List<String> domains, List<String> users, Map<String, List<String>> aliases) {}
+    /**
+     * Local domains, mailboxes (users) and aliases (address local part to mailboxes or other aliases), and
+     * what final delivery does with a message for them.
+     */
+    public record Local(List<String> domains, List<String> users, Map<String, List<String>> aliases, LocalStore store) {
+        public Local(List<String> domains, List<String> users, Map<String, List<String>> aliases) {
+            this(domains, users, aliases, LocalStore.MAILDIR);
+        }
+    }
+
+    /**
+     * Where local mail ends: a Maildir per mailbox, or nowhere (accepted, queued durably, then dropped, as
+     * Postfix's discard transport: a sink host, a trap domain, or a benchmark like for like with such peers).
+     */
+    public enum LocalStore { MAILDIR, DISCARD }
 
     /** One entry of the ordered plugin chain, with its own settings section. */
     public record PluginEntry(String name, PluginSettings settings, Runnable finish) {}

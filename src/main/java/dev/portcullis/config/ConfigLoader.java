@@ -309,6 +309,11 @@ public final class ConfigLoader {
             aliases.put(lower, a.strings(name, List.of()));
         }
         a.finish();
+        Config.LocalStore store = switch (s.string("delivery", "maildir")) {
+            case "maildir" -> Config.LocalStore.MAILDIR;
+            case "discard" -> Config.LocalStore.DISCARD;
+            default -> throw s.error("delivery", "is \"maildir\" or \"discard\"");
+        };
         s.finish();
         for (var e : aliases.entrySet())
             for (String target : e.getValue()) {
@@ -316,7 +321,7 @@ public final class ConfigLoader {
                 if (!users.contains(t) && !aliases.containsKey(t) && !t.equals("postmaster"))
                     throw a.error(written.get(e.getKey()), "alias target is neither a user nor an alias: " + target);
             }
-        return new Config.Local(List.copyOf(domains), List.copyOf(users), Map.copyOf(aliases));
+        return new Config.Local(List.copyOf(domains), List.copyOf(users), Map.copyOf(aliases), store);
     }
 
     private static List<Config.PluginEntry> plugins(Section root, String source) {

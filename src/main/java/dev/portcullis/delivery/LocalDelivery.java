@@ -36,12 +36,22 @@ public final class LocalDelivery {
     private final LocalRecipients local;
     private final Path mailRoot;
     private final String hostname;
+    private final boolean discard;
 
     public LocalDelivery(Spool spool, LocalRecipients local, Path mailRoot, String hostname) {
+        this(spool, local, mailRoot, hostname, false);
+    }
+
+    /**
+     * With {@code discard}, a local recipient is done without any mailbox write ([local] delivery = "discard"):
+     * every other step (queue, hold, aliases, unknown mailboxes kept, remote recipients) is the same.
+     */
+    public LocalDelivery(Spool spool, LocalRecipients local, Path mailRoot, String hostname, boolean discard) {
         this.spool = spool;
         this.local = local;
         this.mailRoot = mailRoot;
         this.hostname = hostname;
+        this.discard = discard;
     }
 
     /** What a local delivery run left behind. */
@@ -141,6 +151,11 @@ public final class LocalDelivery {
         Path earlier = deliveredTo.get(mailbox);
         if (earlier != null) {
             LOG.info(() -> id + ": to=" + rcpt + " mailbox=" + mailbox + " result=delivered (same copy as " + earlier.getFileName() + ")");
+            return;
+        }
+        if (discard) {
+            deliveredTo.put(mailbox, Path.of("discarded"));
+            LOG.info(() -> id + ": to=" + rcpt + " mailbox=" + mailbox + " result=discarded");
             return;
         }
         Maildir maildir = new Maildir(mailRoot.resolve(mailbox), hostname);

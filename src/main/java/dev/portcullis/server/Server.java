@@ -66,7 +66,10 @@ public final class Server implements AutoCloseable {
         if (!recovered.isEmpty()) LOG.info(() -> "recovered " + recovered.size() + " queued message(s)");
         spool.startGroupCommit();
         this.spool = spool;
-        LocalDelivery localDelivery = new LocalDelivery(spool, recipients, config.mailDir(), config.hostname());
+        LocalDelivery localDelivery = new LocalDelivery(spool, recipients, config.mailDir(), config.hostname(),
+                config.local().store() == Config.LocalStore.DISCARD);
+        if (config.local().store() == Config.LocalStore.DISCARD)
+            LOG.info("[local] delivery = \"discard\": local mail is accepted and queued durably, then dropped unread");
         this.delivery = new DeliveryAgent(localDelivery);
         String postmasterDomain = postmasterDomain(config);
         Dns dns = dns(config);

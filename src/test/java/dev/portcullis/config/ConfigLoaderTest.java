@@ -63,6 +63,7 @@ class ConfigLoaderTest {
         assertEquals(List.of("localhost"), c.local().domains());
         assertEquals(List.of("postmaster"), c.local().users());
         assertEquals(Map.of("abuse", List.of("postmaster")), c.local().aliases());
+        assertEquals(Config.LocalStore.MAILDIR, c.local().store());
         assertEquals(List.of(), c.relayNetworks());
         assertEquals(List.of("auth", "outbound", "limit", "earlytalker", "fcrdns", "helo", "sender", "spf", "karma", "greylist",
                 "relay", "rcpt"), c.plugins().stream().map(Config.PluginEntry::name).toList(), "the anti-spam chain is on by default");
@@ -276,6 +277,13 @@ class ConfigLoaderTest {
     void badMailboxAndAliasNames() {
         refused("[local]\nusers = [\"Alice\"]\n", "users", "local.users", "Alice");
         refused("[local]\nusers = [\"alice\"]\n[local.aliases]\n\"a b\" = [\"alice\"]\n", "\"a b\"", "alias");
+    }
+
+    @Test
+    void localDeliveryIsMaildirOrDiscard() {
+        assertEquals(Config.LocalStore.DISCARD, parse("[local]\ndelivery = \"discard\"\n").local().store());
+        assertEquals(Config.LocalStore.MAILDIR, parse("[local]\ndelivery = \"maildir\"\n").local().store());
+        refused("[local]\ndelivery = \"mbox\"\n", "delivery", "local.delivery", "discard");
     }
 
     @Test

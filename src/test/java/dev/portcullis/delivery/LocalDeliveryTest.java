@@ -118,6 +118,20 @@ class LocalDeliveryTest {
     }
 
     @Test
+    void discardDoneWithLocalRecipientsWithoutWritingAMailboxButKeepsUnknownAndRemoteOnes() throws IOException {
+        LocalDelivery discarding = new LocalDelivery(spool, new TestRecipients(), mail, "mx.example.test", true);
+        String dropped = store(spool, SENDER, List.of(ALICE, TEAM));
+        String mixed = store(spool, SENDER, List.of(BOB, Address.of("nobody", "example.test"), CAROL));
+
+        assertEquals(LocalDelivery.Result.REMOVED, discarding.run(dropped));
+        assertEquals(LocalDelivery.Result.REMOTE_PENDING, discarding.run(mixed));
+
+        assertFalse(Files.exists(mail), "no mailbox was written, not even created");
+        assertEquals(List.of(mixed), spool.list(), "the discarded message left the queue");
+        assertEquals(Set.of(BOB), spool.done(mixed), "an unknown mailbox is kept, the remote one waits");
+    }
+
+    @Test
     void anUnknownLocalAddressIsKeptNotDropped() throws IOException {
         Address gone = Address.of("nobody", "example.test");
         String id = store(spool, SENDER, List.of(gone, BOB));
