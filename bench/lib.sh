@@ -204,8 +204,10 @@ srv_log() { echo "$work/$1/server.log"; }
 srv_pid() { echo "${bg_pid[server-$1]-}"; }
 
 # write_config NAME: writes the base configuration (hostname bench.test, data in the server's folder,
-# one mx listener on 127.0.0.1 and a free port, local domain bench.test, user bench) followed by
-# whatever is on stdin (more tables: [[plugin]], [dns], [checks] ...).
+# one mx listener on 127.0.0.1 and a free port, local domain bench.test, user bench, local delivery
+# $local_delivery: maildir unless a script sets it) followed by whatever is on stdin (more tables:
+# [[plugin]], [dns], [checks] ...).
+local_delivery=maildir
 write_config() {
   local name=$1 dir port
   dir="$(srv_dir "$name")"
@@ -227,6 +229,7 @@ role = "mx"
 [local]
 domains = ["bench.test"]
 users = ["bench"]
+delivery = "$local_delivery"
 EOF
     cat
   } >"$dir/portcullis.toml"
@@ -253,9 +256,14 @@ start_server() {
   done
 }
 
+# delivered_count NAME: messages NAME delivered: files in the Maildir, or with [local] delivery =
+# "discard", "result=discarded" lines in its log (one per message: every message has one recipient).
 delivered_count() {
-  local new; new="$(srv_dir "$1")/data/mail/bench/new"
-  if [ -d "$new" ]; then find "$new" -type f | wc -l; else echo 0; fi
+  local new files discarded
+  new="$(srv_dir "$1")/data/mail/bench/new"
+  files=0; [ -d "$new" ] && files=$(find "$new" -type f | wc -l)
+  discarded=$(grep -c 'result=discarded' "$(srv_log "$1")" || true)
+  echo $(( files + discarded ))
 }
 queued_count() { grep -c 'result="250 queued"' "$(srv_log "$1")" || true; }
 problem_count() { grep -cE ' (WARNING|SEVERE) ' "$(srv_log "$1")" || true; }

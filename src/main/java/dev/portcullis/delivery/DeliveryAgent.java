@@ -4,15 +4,15 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -27,10 +27,10 @@ import java.util.logging.Logger;
  * most one delivery at a time (a second submit while it is waiting or running is ignored), so two
  * threads never deliver the same message at once.
  *
- * One platform daemon thread takes ids from the queue and hands them to PARALLEL platform worker threads
- * (delivery is disk-bound: more would only queue up on fsync). Platform, not virtual: a delivery forces
- * its Maildir file, and an fsync on a virtual thread holds its carrier, one of only as many as there are
- * cores, which every SMTP session shares.
+ * A submitted id goes straight to a pool of PARALLEL platform worker threads, one hand-off per message
+ * (delivery is disk-bound: more threads would only queue up on fsync). Platform, not virtual: a delivery
+ * forces its Maildir file, and an fsync on a virtual thread holds its carrier, one of only as many as
+ * there are cores, which every SMTP session shares.
  *
  * Local recipients first, remote ones next: when a run leaves recipients in other domains and a
  * RemoteDelivery is set, the id is handed over to it and stays "known" (in hand) until the remote side
@@ -57,17 +57,17 @@ public final class DeliveryAgent implements AutoCloseable {
 
     private final LocalDelivery local;
     private final Duration retryDelay;
-    private final LinkedBlockingQueue<String> ready = new LinkedBlockingQueue<>();
-    /** Ids waiting in {@link #ready}, running, or waiting for a retry. */
+    /** Ids waiting for a worker (or for start), running, or waiting for a retry. */
     private final Set<String> known = ConcurrentHashMap.newKeySet();
-    private final Semaphore slots = new Semaphore(PARALLEL);
+    /** Submitted before {@link #start}: they go to the workers when it runs. Guarded by this. */
+    private final List<String> early = new ArrayList<>();
+    private volatile boolean started;
     private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "delivery-retry");
         t.setDaemon(true);
         return t;
     });
-    private Thread dispatcher;
-    private final java.util.concurrent.ExecutorService workers = Executors.newFixedThreadPool(PARALLEL,
+    private final ExecutorService workers = Executors.newFixedThreadPool(PARALLEL,
             Thread.ofPlatform().name("delivery-", 1).daemon(true).factory());
     private volatile boolean closed;
     private volatile RemoteDelivery remote;
@@ -89,7 +89,7 @@ public final class DeliveryAgent implements AutoCloseable {
      * one they stay queued (the rescan looks at them again every minute). Set it before {@link #start}.
      */
     public synchronized void remote(RemoteDelivery remoteDelivery) {
-        if (dispatcher != null) throw new IllegalStateException("already started");
+        if (started) throw new IllegalStateException("already started");
         this.remote = remoteDelivery;
     }
 
@@ -98,16 +98,18 @@ public final class DeliveryAgent implements AutoCloseable {
      * every second once started. Set it before {@link #start}.
      */
     public synchronized void requests(Path queueDir) {
-        if (dispatcher != null) throw new IllegalStateException("already started");
+        if (started) throw new IllegalStateException("already started");
         this.requestDir = Objects.requireNonNull(queueDir, "queueDir");
     }
 
     /** Starts delivering: first the ids recovered from the spool (oldest first), then whatever is submitted. */
     public synchronized void start(List<String> recoveredIds) {
-        if (dispatcher != null) throw new IllegalStateException("already started");
+        if (started) throw new IllegalStateException("already started");
         if (closed) throw new IllegalStateException("closed");
         recoveredIds.forEach(this::submit);
-        dispatcher = Thread.ofPlatform().name("delivery").daemon(true).start(this::dispatch);
+        started = true;
+        early.forEach(this::execute);
+        early.clear();
         retries.scheduleWithFixedDelay(this::rescan, RESCAN.toMillis(), RESCAN.toMillis(), TimeUnit.MILLISECONDS);
         if (requestDir != null)
             retries.scheduleWithFixedDelay(this::pollRequests, REQUEST_POLL.toMillis(), REQUEST_POLL.toMillis(), TimeUnit.MILLISECONDS);
@@ -150,59 +152,48 @@ public final class DeliveryAgent implements AutoCloseable {
             LOG.info(() -> queueId + ": not delivered now, agent closed; stays queued for the next start");
             return;
         }
-        if (known.add(queueId)) ready.add(queueId);
+        if (!known.add(queueId)) return;
+        if (!started) {
+            synchronized (this) {
+                if (!started) {
+                    early.add(queueId);
+                    return;
+                }
+            }
+        }
+        execute(queueId);
+    }
+
+    private void execute(String id) {
+        try {
+            workers.execute(() -> run(id));
+        } catch (RejectedExecutionException closing) {
+            known.remove(id);
+            LOG.info(() -> id + ": not delivered now, agent closed; stays queued for the next start");
+        }
     }
 
     /** Stops taking ids and waits a few seconds for deliveries under way. Queued ids stay in the spool. */
     @Override
     public void close() {
-        Thread d;
         synchronized (this) {
             if (closed) return;
             closed = true;
-            d = dispatcher;
         }
         retries.shutdownNow();
-        long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
+        // Deliveries under way are not interrupted: an interrupted FileChannel closes mid-write. Waiting
+        // ones see `closed` and return at once, leaving their message in the queue.
+        workers.shutdown();
         try {
-            if (d != null) {
-                d.interrupt();
-                d.join(CLOSE_WAIT);
-            }
-            // Deliveries under way are not interrupted: an interrupted FileChannel closes mid-write. Wait.
-            long left = Math.max(0, deadline - System.nanoTime());
-            if (slots.tryAcquire(PARALLEL, left, TimeUnit.NANOSECONDS)) slots.release(PARALLEL);
-            else LOG.warning("delivery: closed with deliveries still running; the queue keeps their messages");
-            workers.shutdown();   // idle by now, or left to finish: never interrupted (see above)
+            if (!workers.awaitTermination(CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS))
+                LOG.warning("delivery: closed with deliveries still running; the queue keeps their messages");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
     }
 
-    private void dispatch() {
-        try {
-            while (!closed) {
-                String id = ready.take();
-                slots.acquire();
-                if (closed) {
-                    slots.release();
-                    return;
-                }
-                try {
-                    workers.execute(() -> run(id));
-                } catch (RuntimeException | Error e) {
-                    slots.release();
-                    throw e;
-                }
-            }
-        } catch (InterruptedException e) {
-            // close()
-        } catch (RuntimeException | Error e) {
-            LOG.log(Level.SEVERE, "delivery: dispatcher stopped; queued messages wait for the next start", e);
-        }
-    }
-
     private void run(String id) {
+        if (closed) return;   // stays queued for the next start
         boolean retry = false;
         boolean handedOver = false;
         try {
@@ -219,8 +210,6 @@ public final class DeliveryAgent implements AutoCloseable {
             // must not be forgotten because of it either.
             LOG.log(Level.WARNING, id + ": delivery failed, retry in " + retryDelay.toSeconds() + "s: " + e, e);
             retry = true;
-        } finally {
-            slots.release();
         }
         if (retry) scheduleRetry(id);
         else if (!handedOver) known.remove(id);
@@ -229,7 +218,7 @@ public final class DeliveryAgent implements AutoCloseable {
     private void scheduleRetry(String id) {
         try {
             retries.schedule(() -> {
-                if (!closed) ready.add(id);
+                if (!closed) execute(id);
             }, retryDelay.toMillis(), TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException closing) {
             LOG.info(() -> id + ": retry dropped at close; stays queued for the next start");

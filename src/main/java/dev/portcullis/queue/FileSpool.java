@@ -42,10 +42,13 @@ import java.util.regex.Pattern;
  * - Classic (a FileSpool on its own: tools, tests): a file appears in messages/ only by an atomic rename
  *   of a fully written and forced tmp file, followed by an fsync of messages/; only then does store()
  *   return. So after a crash, messages/ holds whole messages only, and every message store() returned for.
- * - Group commit (the server, after startGroupCommit()): the tmp file is written but not forced; the same
- *   bytes go to the journal, which one writer thread forces once for every message waiting (GroupCommitter);
- *   then the tmp file is renamed into messages/ without a directory fsync. A crash may lose or truncate
- *   such a queue file, and recover() writes it again from the journal before anything reads the queue.
+ * - Group commit (the server, after startGroupCommit()): the message goes to the journal, which one writer
+ *   thread forces once for every message waiting (GroupCommitter), and its bytes stay in memory without
+ *   a queue file (UnfiledMessages): most messages are delivered and removed before they ever need one.
+ *   A message that must be changed (done, hold, retry state), waits a while, or does not fit in memory
+ *   gets its queue file written and renamed into messages/, not forced: a crash may lose or truncate it,
+ *   and recover() writes every such file again from the journal before anything reads the queue. Until
+ *   then, other processes (the queue tools) do not see the message in messages/.
  * - A recipient is in .done only after the delivery it records is durable (the caller's job), and the
  *   line itself is forced before markDone() returns. A torn last line (no LF) is ignored: that recipient
  *   is delivered again, a duplicate, never a loss.
@@ -72,6 +75,7 @@ public final class FileSpool implements Spool, AutoCloseable {
     private final Path messages;
     private final Path state;
     private volatile GroupCommitter committer;   // null: classic stores, one fsync each
+    private volatile UnfiledMessages unfiled;    // null: classic stores, every message has its file
 
     public FileSpool(Path queueDir) throws IOException {
         this.queueDir = queueDir;
@@ -93,18 +97,35 @@ public final class FileSpool implements Spool, AutoCloseable {
         startGroupCommit(GroupCommitter.Segments.DEFAULT);
     }
 
-    synchronized void startGroupCommit(GroupCommitter.Segments segments) throws IOException {
+    void startGroupCommit(GroupCommitter.Segments segments) throws IOException {
+        startGroupCommit(segments, UnfiledMessages.defaultLimit());
+    }
+
+    /** As {@link #startGroupCommit()}, keeping at most {@code memoryLimit} bytes of messages without a queue file. */
+    synchronized void startGroupCommit(GroupCommitter.Segments segments, long memoryLimit) throws IOException {
         if (committer != null) throw new IllegalStateException("group commit already started");
-        committer = new GroupCommitter(queueDir, segments);
+        UnfiledMessages kept = new UnfiledMessages(tmp, messages, memoryLimit);
+        committer = new GroupCommitter(queueDir, segments, kept);
+        unfiled = kept;
     }
 
     /** The group committer's figures, or null when stores are classic (tests and benchmarks read them). */
     GroupCommitter groupCommit() { return committer; }
 
-    /** Stops group commit (waiting for the batch in progress); later stores fail. */
+    /**
+     * Gives every message kept in memory its queue file, forced, then stops group commit (waiting for the
+     * batch in progress); later stores fail.
+     */
     @Override
     public synchronized void close() {
-        if (committer != null) committer.close();
+        if (committer == null) return;
+        try {
+            unfiled.fileAll();
+        } catch (IOException | RuntimeException e) {
+            // The journal still holds them: the next start's recovery writes their files.
+            LOG.warning(() -> "spool: could not write the queue files of messages kept in memory, recovery will: " + e);
+        }
+        committer.close();
     }
 
     @Override
@@ -115,7 +136,7 @@ public final class FileSpool implements Spool, AutoCloseable {
         if (Files.exists(message)) throw new FileAlreadyExistsException(message.toString(), null, "already queued");
         GroupCommitter group = committer;
         if (group != null) {
-            storeInGroup(group, envelope, content, message);
+            storeInGroup(group, unfiled, envelope, content, message);
             return;
         }
         Path temp = tmp.resolve(id);
@@ -139,8 +160,8 @@ public final class FileSpool implements Spool, AutoCloseable {
         }
     }
 
-    private void storeInGroup(GroupCommitter group, Envelope envelope, List<ByteBuffer> content, Path message)
-            throws IOException {
+    private void storeInGroup(GroupCommitter group, UnfiledMessages kept, Envelope envelope, List<ByteBuffer> content,
+            Path message) throws IOException {
         String id = envelope.queueId();
         List<ByteBuffer> file = new ArrayList<>(content.size() + 1);
         file.add(ByteBuffer.wrap(EnvelopeFormat.header(envelope)));
@@ -148,6 +169,17 @@ public final class FileSpool implements Spool, AutoCloseable {
         long length = 0;
         for (ByteBuffer part : file) length += part.remaining();
         int crc = SpoolJournal.crc(file);
+        // In memory before the commit, so that no moment exists where the journal holds the message and
+        // neither memory nor messages/ does (the writer may retire or file it as soon as it is committed).
+        if (kept.add(id, file)) {
+            try {
+                group.commit(id, file, length, crc);
+            } catch (IOException | RuntimeException e) {
+                if (!kept.remove(id)) cleanUp(message, e);   // filed meanwhile: that file must go too
+                throw e;
+            }
+            return;
+        }
         Path temp = tmp.resolve(id);
         FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         try {
@@ -224,6 +256,7 @@ public final class FileSpool implements Spool, AutoCloseable {
     @Override
     public void markDone(String queueId, Address recipient) throws IOException {
         Path message = messages.resolve(checkId(queueId));
+        fileIfUnfiled(queueId);
         if (!Files.exists(message)) throw new NoSuchFileException(message.toString(), null, "not queued");
         Path done = doneFile(queueId);
         boolean created = !Files.exists(done);
@@ -241,6 +274,7 @@ public final class FileSpool implements Spool, AutoCloseable {
     public Set<Address> done(String queueId) throws IOException {
         byte[] bytes;
         Path file = doneFile(queueId);
+        if (unfiled(queueId)) return Set.of();   // markDone files a message first
         // Most messages have no done record: a stat is cheaper than an open failing with an exception.
         if (!Files.exists(file)) return Set.of();
         try {
@@ -266,6 +300,7 @@ public final class FileSpool implements Spool, AutoCloseable {
 
     @Override
     public void hold(String queueId, String reason) throws IOException {
+        fileIfUnfiled(checkId(queueId));
         if (!Files.exists(messages.resolve(checkId(queueId)))) throw new NoSuchFileException(queueId);
         // a name of its own per call: two holds of one message at the same instant must not share a temp file
         Path tmpHold = tmp.resolve(queueId + "." + Long.toUnsignedString(java.util.concurrent.ThreadLocalRandom.current().nextLong(), 36) + HOLD_SUFFIX);
@@ -285,6 +320,7 @@ public final class FileSpool implements Spool, AutoCloseable {
 
     @Override
     public String heldReason(String queueId) throws IOException {
+        if (unfiled(queueId)) return null;   // hold files a message first
         if (!Files.exists(holdFile(queueId))) return null;   // the common case, without an exception
         try {
             return Files.readString(holdFile(queueId), StandardCharsets.UTF_8);
@@ -297,6 +333,11 @@ public final class FileSpool implements Spool, AutoCloseable {
 
     @Override
     public void remove(String queueId) throws IOException {
+        UnfiledMessages kept = unfiled;
+        if (kept != null && kept.remove(checkId(queueId))) {
+            committer.removed(queueId);   // nothing on disk but its journal record
+            return;
+        }
         Files.deleteIfExists(messages.resolve(checkId(queueId)));
         Files.deleteIfExists(doneFile(queueId));
         Files.deleteIfExists(holdFile(queueId));
@@ -375,6 +416,7 @@ public final class FileSpool implements Spool, AutoCloseable {
 
     @Override
     public Map<Address, RetryState> retryState(String queueId) throws IOException {
+        if (unfiled(checkId(queueId))) return Map.of();   // saveRetryState files a message first
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(stateFile(queueId));
@@ -394,6 +436,7 @@ public final class FileSpool implements Spool, AutoCloseable {
     @Override
     public void saveRetryState(String queueId, Collection<RetryState> states) throws IOException {
         Path message = messages.resolve(checkId(queueId));
+        fileIfUnfiled(queueId);
         if (!Files.exists(message)) throw new NoSuchFileException(message.toString(), null, "not queued");
         Path target = stateFile(queueId);
         if (states.isEmpty()) {
@@ -423,6 +466,9 @@ public final class FileSpool implements Spool, AutoCloseable {
 
     @Override
     public List<String> list() throws IOException {
+        // Those in memory first: one filed while the folder is read is then in both lists, never in neither.
+        UnfiledMessages kept = unfiled;
+        Set<String> inMemory = kept == null ? Set.of() : kept.ids();
         List<String> ids = new ArrayList<>();
         try (DirectoryStream<Path> all = Files.newDirectoryStream(messages)) {
             for (Path p : all) {
@@ -431,12 +477,32 @@ public final class FileSpool implements Spool, AutoCloseable {
                 else if (!name.endsWith(DONE_SUFFIX) && !name.endsWith(HOLD_SUFFIX)) LOG.warning(() -> "queue: ignoring stray file " + p);
             }
         }
+        if (!inMemory.isEmpty()) {
+            Set<String> all = new java.util.HashSet<>(ids);
+            all.addAll(inMemory);
+            ids = new ArrayList<>(all);
+        }
         ids.sort(null);   // QueueIds sort by time
         return ids;
     }
 
     private InputStream openMessage(String queueId) throws IOException {
+        UnfiledMessages kept = unfiled;
+        InputStream inMemory = kept == null ? null : kept.open(checkId(queueId));
+        if (inMemory != null) return inMemory;
         return new BufferedInputStream(Files.newInputStream(messages.resolve(checkId(queueId))), 64 * 1024);
+    }
+
+    /** Whether the message has no queue file yet (group commit keeps it in memory): no records exist for it. */
+    private boolean unfiled(String queueId) {
+        UnfiledMessages kept = unfiled;
+        return kept != null && kept.contains(queueId);
+    }
+
+    /** Gives a message kept in memory its queue file, before something is recorded beside it. */
+    private void fileIfUnfiled(String queueId) throws IOException {
+        UnfiledMessages kept = unfiled;
+        if (kept != null) kept.file(queueId);
     }
 
     private Path doneFile(String queueId) {

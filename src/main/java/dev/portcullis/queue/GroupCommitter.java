@@ -22,6 +22,11 @@ import java.util.logging.Logger;
  *
  * The writer is a platform thread: a force() on a virtual thread would pin its carrier for the whole
  * fsync, and with 2 carriers two slow fsyncs would stop every session.
+ *
+ * Removals do not wake the writer: their D records wait in a queue of their own for the next batch, or
+ * for the writer's next idle round. A lost D record only costs a duplicate (see SpoolJournal), and not
+ * waking a thread per delivered message saves a context switch each. Between batches the writer also
+ * files the messages kept in memory too long (UnfiledMessages).
  */
 final class GroupCommitter implements AutoCloseable {
 
@@ -36,21 +41,23 @@ final class GroupCommitter implements AutoCloseable {
     /** How soon removals (D records) are forced when no store comes along to carry them. */
     private static final long IDLE_FLUSH_MILLIS = 200;
 
-    private sealed interface Request permits Store, Remove, Stop {}
+    private sealed interface Request permits Store, Stop {}
     private record Store(String id, List<ByteBuffer> file, long length, int crc, CompletableFuture<Void> durable)
             implements Request {}
-    private record Remove(String id) implements Request {}
     private record Stop() implements Request {}
 
     private final LinkedBlockingQueue<Request> queue = new LinkedBlockingQueue<>();
+    private final java.util.concurrent.ConcurrentLinkedQueue<String> removals = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final SpoolJournal journal;
+    private final UnfiledMessages unfiled;
     private final Thread writer;
     private volatile boolean closed;
     private final AtomicLong batches = new AtomicLong();
     private final AtomicLong stored = new AtomicLong();
 
-    GroupCommitter(java.nio.file.Path queueDir, Segments segments) throws IOException {
-        this.journal = new SpoolJournal(queueDir, segments.limit(), segments.maxAge(), segments.sealedGrace());
+    GroupCommitter(java.nio.file.Path queueDir, Segments segments, UnfiledMessages unfiled) throws IOException {
+        this.unfiled = unfiled;
+        this.journal = new SpoolJournal(queueDir, segments.limit(), segments.maxAge(), segments.sealedGrace(), unfiled);
         this.writer = Thread.ofPlatform().name("spool-commit").daemon().start(this::run);
     }
 
@@ -72,9 +79,9 @@ final class GroupCommitter implements AutoCloseable {
         }
     }
 
-    /** Records a removal; forced with the next batch or within IDLE_FLUSH_MILLIS. Does not wait. */
+    /** Records a removal; written with the next batch or the writer's next round, forced soon after. Does not wait. */
     void removed(String id) {
-        if (!closed) queue.add(new Remove(id));
+        if (!closed) removals.add(id);
     }
 
     /** Batches and messages committed so far (for the log and the benchmarks). */
@@ -88,7 +95,8 @@ final class GroupCommitter implements AutoCloseable {
         while (!stop) {
             batch.clear();
             try {
-                Request first = queue.poll(unforced ? IDLE_FLUSH_MILLIS : 1000, TimeUnit.MILLISECONDS);
+                boolean soon = unforced || !removals.isEmpty();
+                Request first = queue.poll(soon ? IDLE_FLUSH_MILLIS : 1000, TimeUnit.MILLISECONDS);
                 if (first != null) {
                     batch.add(first);
                     queue.drainTo(batch);
@@ -102,9 +110,12 @@ final class GroupCommitter implements AutoCloseable {
                 for (Request r : batch) {
                     switch (r) {
                         case Store s -> { journal.appendStored(s.id(), s.file(), s.length(), s.crc()); anyStore = true; }
-                        case Remove d -> journal.appendRemoved(d.id());
                         case Stop x -> stop = true;
                     }
+                    unforced = true;
+                }
+                for (String id = removals.poll(); id != null; id = removals.poll()) {
+                    journal.appendRemoved(id);
                     unforced = true;
                 }
                 if (unforced && (anyStore || batch.isEmpty() || stop)) {
@@ -119,8 +130,14 @@ final class GroupCommitter implements AutoCloseable {
                 batches.incrementAndGet();
                 for (Request r : batch) if (r instanceof Store s) { stored.incrementAndGet(); s.durable().complete(null); }
             }
+            long now = System.nanoTime();
             try {
-                journal.maintain(System.nanoTime());
+                unfiled.fileOlderThan(now);
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.WARNING, "spool: writing the queue file of a message kept in memory failed, will try again: " + e, e);
+            }
+            try {
+                journal.maintain(now);
             } catch (IOException | RuntimeException e) {
                 LOG.log(Level.WARNING, "spool journal: retiring a segment failed, will try again: " + e, e);
             }

@@ -6,7 +6,6 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -57,7 +56,8 @@ import java.util.zip.CRC32C;
  * Segments are retired so the journal stays small: the current one is sealed when it grows past a limit
  * or gets old; a sealed segment is deleted as soon as every message it holds has been removed, or, once
  * it has been sealed a while, after the queue files still live in it have been forced one by one (these
- * are the few messages waiting for a retry) and messages/ synced.
+ * are the few messages waiting for a retry; one still kept in memory is given its file first, see
+ * UnfiledMessages) and messages/ synced.
  *
  * Not thread-safe: the committer thread is its only user in the server.
  */
@@ -73,6 +73,7 @@ final class SpoolJournal implements AutoCloseable {
 
     private final Path dir;
     private final Path messages;
+    private final UnfiledMessages unfiled;
     private final long segmentLimit;
     private final long sealedGraceNanos;
 
@@ -89,8 +90,9 @@ final class SpoolJournal implements AutoCloseable {
     private final Map<Long, Long> sealedAt = new HashMap<>();
     private final Map<String, Long> segmentOf = new HashMap<>();
 
-    SpoolJournal(Path queueDir, long segmentLimit, java.time.Duration maxSegmentAge, java.time.Duration sealedGrace)
-            throws IOException {
+    SpoolJournal(Path queueDir, long segmentLimit, java.time.Duration maxSegmentAge, java.time.Duration sealedGrace,
+            UnfiledMessages unfiled) throws IOException {
+        this.unfiled = unfiled;
         this.dir = queueDir.resolve(DIR);
         this.messages = queueDir.resolve("messages");
         this.segmentLimit = segmentLimit;
@@ -157,13 +159,9 @@ final class SpoolJournal implements AutoCloseable {
     }
 
     private void forceQueueFiles(Set<String> ids) throws IOException {
-        for (String id : ids) {
-            try (FileChannel ch = FileChannel.open(messages.resolve(id), StandardOpenOption.READ)) {
-                ch.force(true);
-            } catch (NoSuchFileException removedByAnotherProcess) {
-                // `portcullis queue delete`: its D record is in the journal already
-            }
-        }
+        // a message still kept in memory gets its file here; a removed one (also by `portcullis queue
+        // delete`) has its D record in the journal already
+        for (String id : ids) unfiled.fileAndForce(id);
         FileSpool.syncDirectory(messages);
     }
 

@@ -3,6 +3,7 @@ package dev.portcullis.queue;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -20,6 +21,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -89,8 +91,8 @@ class GroupCommitTest {
         String lost = store(server, "lost");
         String cut = store(server, "cut short");
         String kept = store(server, "kept");
+        server.close();   // gives the messages kept in memory their queue files
         byte[] keptBytes = Files.readAllBytes(queueFile(kept));
-        server.close();
         // what a crash can do to files that were renamed but never forced
         Files.delete(queueFile(lost));
         try (FileChannel ch = FileChannel.open(queueFile(cut), StandardOpenOption.WRITE)) {
@@ -114,6 +116,7 @@ class GroupCommitTest {
         FileSpool server = serverSpool();
         String delivered = store(server, "delivered");
         String waiting = store(server, "waiting");
+        server.markDone(delivered, Address.of("rcpt", "example.test"));   // gives it a queue file
         byte[] before = Files.readAllBytes(queueFile(delivered));
         server.remove(delivered);
         server.close();   // forces the D record
@@ -134,6 +137,91 @@ class GroupCommitTest {
 
         FileSpool restarted = new FileSpool(dir);
         assertEquals(List.of(other), restarted.recover());
+    }
+
+    @Test
+    void aMessageRemovedSoonAfterItsStoreNeverHasAQueueFile() throws IOException {
+        FileSpool server = serverSpool();
+        String id = store(server, "delivered at once");
+
+        assertEquals(List.of(id), server.list());
+        assertEquals(envelope(id), server.envelope(id));
+        assertEquals("Subject: t\r\n\r\ndelivered at once\r\n", content(server, id));
+        assertEquals(Set.of(), server.done(id));
+        assertNull(server.heldReason(id));
+        assertFalse(Files.exists(queueFile(id)), "kept in memory: the journal is its durable copy");
+        server.remove(id);
+        server.close();
+
+        assertEquals(List.of(), server.list());
+        assertFalse(Files.exists(queueFile(id)));
+        try (Stream<Path> tmp = Files.list(dir.resolve("tmp"))) {
+            assertEquals(0, tmp.count(), "nothing was written beside the journal");
+        }
+        assertEquals(List.of(), new FileSpool(dir).recover(), "its D record keeps recovery from bringing it back");
+    }
+
+    @Test
+    void aMessageKeptInMemoryIsRecoveredFromTheJournalAfterACrash() throws IOException {
+        FileSpool server = serverSpool();
+        String id = store(server, "acknowledged, then the power went");
+        server.groupCommit().close();   // the crash: the writer stops, memory is lost, no file was written
+        assertFalse(Files.exists(queueFile(id)));
+
+        FileSpool restarted = new FileSpool(dir);
+        assertEquals(List.of(id), restarted.recover());
+        assertEquals("Subject: t\r\n\r\nacknowledged, then the power went\r\n", content(restarted, id));
+        assertEquals(envelope(id), restarted.envelope(id));
+    }
+
+    @Test
+    void aMessageIsGivenItsQueueFileBeforeARecordIsWrittenBesideIt() throws IOException {
+        FileSpool server = serverSpool();
+        Address rcpt = Address.of("rcpt", "example.test");
+        String done = store(server, "done");
+        String held = store(server, "held");
+        String retried = store(server, "retried");
+        server.markDone(done, rcpt);
+        server.hold(held, "checked by hand");
+        server.saveRetryState(retried, List.of(new RetryState(rcpt, 1, Instant.parse("2026-11-22T12:05:00Z"),
+                "4.4.1", "mx.remote.test", "451 4.4.1 later", false)));
+
+        for (String id : List.of(done, held, retried)) assertTrue(Files.exists(queueFile(id)), id);
+        assertEquals(Set.of(rcpt), server.done(done));
+        assertEquals("checked by hand", server.heldReason(held));
+        assertEquals(Set.of(rcpt), server.retryState(retried).keySet());
+        assertEquals("Subject: t\r\n\r\nheld\r\n", content(server, held));
+        assertEquals(List.of(done, held, retried), server.list(), "each once, filed or not");
+        server.remove(done);
+        assertFalse(Files.exists(queueFile(done)));
+    }
+
+    @Test
+    void aMessageWaitingLongerThanAMomentIsGivenItsQueueFileForTheQueueTools() throws Exception {
+        FileSpool server = serverSpool();
+        String id = store(server, "waiting for a remote server");
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (!Files.exists(queueFile(id))) {
+            assertTrue(System.nanoTime() < deadline, "not filed after " + UnfiledMessages.FILE_AFTER);
+            Thread.sleep(50);
+        }
+        assertEquals(List.of(id), new FileSpool(dir).list(), "another process (portcullis queue) sees it");
+        assertEquals("Subject: t\r\n\r\nwaiting for a remote server\r\n", content(server, id));
+    }
+
+    @Test
+    void pastTheMemoryLimitAMessageIsWrittenToItsFileAtOnce() throws IOException {
+        FileSpool server = new FileSpool(dir);
+        server.recover();
+        server.startGroupCommit(new GroupCommitter.Segments(4L << 20, Duration.ofDays(1), Duration.ofDays(1)), 1000);
+        open.add(server);
+        String small = store(server, "fits");
+        String big = store(server, "x".repeat(2000));
+
+        assertFalse(Files.exists(queueFile(small)));
+        assertTrue(Files.exists(queueFile(big)));
+        assertEquals(List.of(small, big), server.list());
+        assertEquals("Subject: t\r\n\r\n" + "x".repeat(2000) + "\r\n", content(server, big));
     }
 
     @Test
