@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -12,7 +11,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -27,10 +28,12 @@ import java.util.logging.Logger;
  * most one delivery at a time (a second submit while it is waiting or running is ignored), so two
  * threads never deliver the same message at once.
  *
- * A submitted id goes straight to a pool of PARALLEL platform worker threads, one hand-off per message
+ * Submitted ids are gathered for GATHER (a thread woken per message costs more than delivering it when
+ * nothing is written), then the dispatch thread hands each to a pool of PARALLEL platform worker threads
  * (delivery is disk-bound: more threads would only queue up on fsync). Platform, not virtual: a delivery
  * forces its Maildir file, and an fsync on a virtual thread holds its carrier, one of only as many as
- * there are cores, which every SMTP session shares.
+ * there are cores, which every SMTP session shares. A delivery that writes nothing ([local] delivery =
+ * "discard") runs on the dispatch thread itself, the whole gathered batch for one wake-up.
  *
  * Local recipients first, remote ones next: when a run leaves recipients in other domains and a
  * RemoteDelivery is set, the id is handed over to it and stays "known" (in hand) until the remote side
@@ -47,6 +50,8 @@ public final class DeliveryAgent implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger("portcullis.delivery");
     private static final int PARALLEL = 8;
     private static final Duration DEFAULT_RETRY = Duration.ofSeconds(30);
+    /** How long submitted ids are gathered before they are handed out: the delay a delivery gets at most. */
+    private static final Duration GATHER = Duration.ofMillis(1);
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
     /** How often the whole queue is looked at again: picks up messages released by another process. */
     private static final Duration RESCAN = Duration.ofMinutes(1);
@@ -57,13 +62,16 @@ public final class DeliveryAgent implements AutoCloseable {
 
     private final LocalDelivery local;
     private final Duration retryDelay;
-    /** Ids waiting for a worker (or for start), running, or waiting for a retry. */
+    /** Ids gathered (or waiting for start), waiting for a worker, running, or waiting for a retry. */
     private final Set<String> known = ConcurrentHashMap.newKeySet();
-    /** Submitted before {@link #start}: they go to the workers when it runs. Guarded by this. */
-    private final List<String> early = new ArrayList<>();
+    /** Ids submitted and not yet handed out. */
+    private final ConcurrentLinkedQueue<String> gathered = new ConcurrentLinkedQueue<>();
+    /** A dispatch of {@link #gathered} is scheduled and has not started yet. */
+    private final AtomicBoolean dispatchScheduled = new AtomicBoolean();
     private volatile boolean started;
-    private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "delivery-retry");
+    /** The dispatch thread: gathered ids, retries, rescans and the queue tools' requests. */
+    private final ScheduledThreadPoolExecutor retries = new ScheduledThreadPoolExecutor(1, r -> {
+        Thread t = new Thread(r, "delivery-dispatch");
         t.setDaemon(true);
         return t;
     });
@@ -108,8 +116,8 @@ public final class DeliveryAgent implements AutoCloseable {
         if (closed) throw new IllegalStateException("closed");
         recoveredIds.forEach(this::submit);
         started = true;
-        early.forEach(this::execute);
-        early.clear();
+        retries.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);   // close() drops waiting retries
+        scheduleDispatch();
         retries.scheduleWithFixedDelay(this::rescan, RESCAN.toMillis(), RESCAN.toMillis(), TimeUnit.MILLISECONDS);
         if (requestDir != null)
             retries.scheduleWithFixedDelay(this::pollRequests, REQUEST_POLL.toMillis(), REQUEST_POLL.toMillis(), TimeUnit.MILLISECONDS);
@@ -153,15 +161,26 @@ public final class DeliveryAgent implements AutoCloseable {
             return;
         }
         if (!known.add(queueId)) return;
-        if (!started) {
-            synchronized (this) {
-                if (!started) {
-                    early.add(queueId);
-                    return;
-                }
-            }
+        gathered.add(queueId);
+        if (started) scheduleDispatch();   // before start, start() schedules it
+    }
+
+    private void scheduleDispatch() {
+        if (!dispatchScheduled.compareAndSet(false, true)) return;   // one is on its way: it takes this id too
+        try {
+            retries.schedule(this::dispatch, GATHER.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException closing) {
+            // close(): the gathered ids stay in the spool for the next start
         }
-        execute(queueId);
+    }
+
+    private void dispatch() {
+        dispatchScheduled.set(false);   // first: an id submitted from now on schedules the next dispatch
+        boolean inline = !local.writesToDisk();
+        for (String id = gathered.poll(); id != null && !closed; id = gathered.poll()) {
+            if (inline) run(id);
+            else execute(id);
+        }
     }
 
     private void execute(String id) {
@@ -180,12 +199,14 @@ public final class DeliveryAgent implements AutoCloseable {
             if (closed) return;
             closed = true;
         }
-        retries.shutdownNow();
         // Deliveries under way are not interrupted: an interrupted FileChannel closes mid-write. Waiting
         // ones see `closed` and return at once, leaving their message in the queue.
+        retries.shutdown();
         workers.shutdown();
+        long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
         try {
-            if (!workers.awaitTermination(CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS))
+            if (!retries.awaitTermination(CLOSE_WAIT.toNanos(), TimeUnit.NANOSECONDS)
+                    || !workers.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS))
                 LOG.warning("delivery: closed with deliveries still running; the queue keeps their messages");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -66,6 +66,9 @@ public final class LocalDelivery {
         KEPT
     }
 
+    /** Whether a delivery writes and forces files (Maildir), or only reads the queue (discard). */
+    boolean writesToDisk() { return !discard; }
+
     /** Every message in the queue, for the periodic rescan. */
     List<String> queuedIds() throws IOException { return spool.list(); }
 
