@@ -66,6 +66,8 @@ public final class SqliteAccounts implements Accounts, AutoCloseable {
     private final List<String> localDomains;
     private final Clock clock;
     private final ReentrantLock lock = new ReentrantLock();
+    /** The reads' statements, prepared once: parsing the SQL cost more than running it. Guarded by lock. */
+    private final Map<String, PreparedStatement> reads = new java.util.HashMap<>();
 
     /** The accounts of a data folder, with its configured local domains. */
     public static SqliteAccounts open(Path dataDir, List<String> localDomains) {
@@ -154,16 +156,16 @@ public final class SqliteAccounts implements Accounts, AutoCloseable {
     private List<Account> query(String sql, String... args) throws SQLException {
         Map<String, String[]> rows = new LinkedHashMap<>();
         Map<String, List<String>> addresses = new LinkedHashMap<>();
-        try (PreparedStatement q = db.prepareStatement(sql)) {
-            for (int i = 0; i < args.length; i++) q.setString(i + 1, args[i]);
-            try (ResultSet r = q.executeQuery()) {
-                while (r.next()) {
-                    String name = r.getString(1);
-                    rows.putIfAbsent(name, new String[] {r.getString(2), r.getString(3), r.getString(4)});
-                    List<String> list = addresses.computeIfAbsent(name, k -> new ArrayList<>());
-                    String address = r.getString(5);
-                    if (address != null) list.add(address);
-                }
+        PreparedStatement q = reads.get(sql);
+        if (q == null) reads.put(sql, q = db.prepareStatement(sql));
+        for (int i = 0; i < args.length; i++) q.setString(i + 1, args[i]);
+        try (ResultSet r = q.executeQuery()) {
+            while (r.next()) {
+                String name = r.getString(1);
+                rows.putIfAbsent(name, new String[] {r.getString(2), r.getString(3), r.getString(4)});
+                List<String> list = addresses.computeIfAbsent(name, k -> new ArrayList<>());
+                String address = r.getString(5);
+                if (address != null) list.add(address);
             }
         }
         List<Account> out = new ArrayList<>(rows.size());
@@ -408,6 +410,7 @@ public final class SqliteAccounts implements Accounts, AutoCloseable {
     @Override public void close() {
         lock.lock();
         try {
+            for (PreparedStatement q : reads.values()) q.close();
             db.close();
         } catch (SQLException ignored) {
             // closing anyway

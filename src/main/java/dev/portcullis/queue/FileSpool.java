@@ -171,7 +171,7 @@ public final class FileSpool implements Spool, AutoCloseable {
         int crc = SpoolJournal.crc(file);
         // In memory before the commit, so that no moment exists where the journal holds the message and
         // neither memory nor messages/ does (the writer may retire or file it as soon as it is committed).
-        if (kept.add(id, file)) {
+        if (kept.add(envelope, file)) {
             try {
                 group.commit(id, file, length, crc);
             } catch (IOException | RuntimeException e) {
@@ -236,6 +236,9 @@ public final class FileSpool implements Spool, AutoCloseable {
 
     @Override
     public Envelope envelope(String queueId) throws IOException {
+        UnfiledMessages kept = unfiled;
+        Envelope inMemory = kept == null ? null : kept.envelope(checkId(queueId));
+        if (inMemory != null) return inMemory;
         try (InputStream in = openMessage(queueId)) {
             return EnvelopeFormat.read(in, queueId);
         }

@@ -44,14 +44,16 @@ final class UnfiledMessages {
 
     private static final class Entry {
         final String id;
+        final Envelope envelope;
         final long storedAt;
         final long weight;
         List<ByteBuffer> file;   // header + content; null once filed or gone. Guarded by this.
         boolean filed;
         boolean gone;
 
-        Entry(String id, List<ByteBuffer> file, long weight, long storedAt) {
+        Entry(String id, Envelope envelope, List<ByteBuffer> file, long weight, long storedAt) {
             this.id = id;
+            this.envelope = envelope;
             this.file = file;
             this.weight = weight;
             this.storedAt = storedAt;
@@ -77,17 +79,18 @@ final class UnfiledMessages {
     }
 
     /**
-     * Keeps a message's queue file bytes (the buffers are kept, not copied: the caller must not change them
+     * Keeps a message's envelope and queue file bytes (the buffers are kept, not copied: the caller must not change them
      * afterwards). False when that would pass the memory limit: the caller writes the file itself.
      */
-    boolean add(String id, List<ByteBuffer> file) {
+    boolean add(Envelope envelope, List<ByteBuffer> file) {
+        String id = envelope.queueId();
         long weight = 0;
         for (ByteBuffer b : file) weight += b.hasArray() ? b.array().length : b.remaining();
         if (bytes.addAndGet(weight) > limit) {
             bytes.addAndGet(-weight);
             return false;
         }
-        Entry e = new Entry(id, List.copyOf(file), weight, System.nanoTime());
+        Entry e = new Entry(id, envelope, List.copyOf(file), weight, System.nanoTime());
         if (byId.putIfAbsent(id, e) != null) {
             bytes.addAndGet(-weight);
             throw new IllegalStateException("already queued: " + id);
@@ -97,6 +100,12 @@ final class UnfiledMessages {
     }
 
     boolean contains(String id) { return byId.containsKey(id); }
+
+    /** The envelope of an unfiled message as it was stored (no need to parse it back), or null. */
+    Envelope envelope(String id) {
+        Entry e = byId.get(id);
+        return e == null ? null : e.envelope;
+    }
 
     /** The queue file's bytes of an unfiled message, or null when it has a file (or is gone). */
     InputStream open(String id) {
