@@ -132,13 +132,15 @@ public final class FileSpool implements Spool, AutoCloseable {
     public void store(Envelope envelope, List<ByteBuffer> content) throws IOException {
         String id = checkId(envelope.queueId());
         Path message = messages.resolve(id);
-        // rename(2) would silently replace a queued message; ids are unique, so this is a bug upstream.
-        if (Files.exists(message)) throw new FileAlreadyExistsException(message.toString(), null, "already queued");
         GroupCommitter group = committer;
         if (group != null) {
+            // The server's own ids (QueueIds: increasing within the process) cannot meet a queued one; a
+            // duplicate in memory is refused there. No stat per message.
             storeInGroup(group, unfiled, envelope, content, message);
             return;
         }
+        // rename(2) would silently replace a queued message; ids are unique, so this is a bug upstream.
+        if (Files.exists(message)) throw new FileAlreadyExistsException(message.toString(), null, "already queued");
         Path temp = tmp.resolve(id);
         // Opened outside the clean-up below: a tmp file we failed to create is not ours to delete.
         FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);

@@ -79,7 +79,10 @@ final class SpoolJournal implements AutoCloseable {
 
     private FileChannel current;
     private long currentSeq;
-    private long currentBytes;   // also the write position: records are written at it, not appended
+    private long currentBytes;   // written and pending: where the next record goes
+    /** Records appended since the last force, written in one gathering write when it comes. */
+    private final List<ByteBuffer> pending = new ArrayList<>();
+    private long pendingBytes;
     private CompletableFuture<FileChannel> spare;
     private final ExecutorService preparer = Executors.newSingleThreadExecutor(
             Thread.ofPlatform().name("spool-journal-prepare").daemon(true).factory());
@@ -108,25 +111,39 @@ final class SpoolJournal implements AutoCloseable {
         startSegment(1, takeSpare());
     }
 
-    /** Appends a stored message (not yet forced). */
-    void appendStored(String id, List<ByteBuffer> file, long length, int crc) throws IOException {
-        ByteBuffer[] all = new ByteBuffer[file.size() + 1];
-        all[0] = ascii("R " + id + " " + length + " " + Integer.toHexString(crc) + "\n");
-        for (int i = 0; i < file.size(); i++) all[i + 1] = file.get(i).duplicate();
-        currentBytes += writeAt(current, all, currentBytes);
+    /** Appends a stored message (written and forced by the next {@link #force}). */
+    void appendStored(String id, List<ByteBuffer> file, long length, int crc) {
+        add(ascii("R " + id + " " + length + " " + Integer.toHexString(crc) + "\n"));
+        for (ByteBuffer part : file) add(part.duplicate());
         live.get(currentSeq).add(id);
         segmentOf.put(id, currentSeq);
     }
 
-    /** Appends a removal (not yet forced). */
-    void appendRemoved(String id) throws IOException {
-        currentBytes += writeAt(current, new ByteBuffer[] {ascii("D " + id + "\n")}, currentBytes);
+    /** Appends a removal (written and forced by the next {@link #force}). */
+    void appendRemoved(String id) {
+        add(ascii("D " + id + "\n"));
         Long seq = segmentOf.remove(id);
         if (seq != null) live.get(seq).remove(id);
     }
 
-    /** fdatasync of the current segment: everything appended so far is durable. */
+    private void add(ByteBuffer record) {
+        pending.add(record);
+        pendingBytes += record.remaining();
+        currentBytes += record.remaining();
+    }
+
+    /**
+     * Writes what was appended since the last call, in one gathering write (a system call per batch, not per
+     * buffer), and fdatasyncs the current segment: everything appended so far is durable.
+     */
     void force() throws IOException {
+        if (!pending.isEmpty()) {
+            ByteBuffer[] all = pending.toArray(ByteBuffer[]::new);
+            current.position(currentBytes - pendingBytes);
+            for (long left = pendingBytes; left > 0; ) left -= current.write(all);
+            pending.clear();
+            pendingBytes = 0;
+        }
         current.force(false);
     }
 
@@ -167,6 +184,8 @@ final class SpoolJournal implements AutoCloseable {
 
     /** After a failed write: the current segment may end in a half record, so a new one takes over. */
     void abandonCurrent() throws IOException {
+        pending.clear();   // their senders were refused; the records are not written anywhere
+        pendingBytes = 0;
         sealedAt.put(currentSeq, System.nanoTime());
         try {
             current.close();
@@ -234,14 +253,6 @@ final class SpoolJournal implements AutoCloseable {
 
     private Path sparePath(long seq) {
         return dir.resolve(String.format("%016d.spare", seq));
-    }
-
-    private static long writeAt(FileChannel ch, ByteBuffer[] buffers, long position) throws IOException {
-        long written = 0;
-        for (ByteBuffer b : buffers) {
-            while (b.hasRemaining()) written += ch.write(b, position + written);
-        }
-        return written;
     }
 
     // --- for other processes and for recovery ---------------------------------------------------------
