@@ -11,6 +11,9 @@ import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.xbill.DNS.Message;
 import org.xbill.DNS.io.IoClientFactory;
 import org.xbill.DNS.io.TcpIoClient;
@@ -23,13 +26,25 @@ import org.xbill.DNS.io.UdpIoClient;
  * up: two thread hand-offs and about a dozen system calls per query, which on a busy 2-CPU machine cost
  * more than the loopback round trip itself.
  *
- * <p>Invariants: a fresh UDP socket per query, bound to port 0, so the kernel picks a random source port
- * (Linux randomises ephemeral UDP ports), and connected to the server, so the kernel drops datagrams from
- * anyone else; a datagram whose message id is not the query's is ignored (a stray or spoofed answer) and
- * the wait goes on until the deadline. dnsjava's resolver still checks the answer's id and question and
+ * <p>Invariants: a UDP socket bound to port 0, so the kernel picks a random source port (Linux randomises
+ * ephemeral UDP ports), and connected to the server, so the kernel drops datagrams from anyone else; a
+ * datagram whose message id is not the query's is ignored (a stray or spoofed answer, or a late answer to
+ * an earlier query) and the wait goes on until the deadline. A fresh socket per query to a server across
+ * the network: its random port is half of what an off-path spoofer must guess (RFC 5452). Sockets to a
+ * server on loopback (the local caching resolver a mail server should use) are kept and used again after
+ * an answer (at most MAX_IDLE per server): nobody off the machine can send to them, so a new port per
+ * query would buy nothing, and creating, binding, connecting and closing a socket cost more than the
+ * query. A socket whose query failed or timed out is closed, never kept. dnsjava's resolver still checks the answer's id and question and
  * falls back to TCP (RFC 7766) when the UDP answer is truncated. The returned futures are already complete.
  */
 final class CallerThreadIo implements IoClientFactory, UdpIoClient, TcpIoClient {
+    private static final int MAX_IDLE = 64;
+
+    /** Idle connected sockets per loopback server, and how many there are (the queue's size() walks it). */
+    private record Idle(ConcurrentLinkedQueue<DatagramSocket> sockets, AtomicInteger count) {}
+
+    private final ConcurrentHashMap<InetSocketAddress, Idle> idle = new ConcurrentHashMap<>();
+
     @Override public TcpIoClient createOrGetTcpClient() { return this; }
 
     @Override public UdpIoClient createOrGetUdpClient() { return this; }
@@ -38,19 +53,39 @@ final class CallerThreadIo implements IoClientFactory, UdpIoClient, TcpIoClient 
                                                                Message query, byte[] data, int max, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         int id = query.getHeader().getID();
-        try (DatagramSocket socket = new DatagramSocket(local)) { // null: any address, port 0
-            socket.connect(remote);
+        Idle pool = local == null && remote.getAddress().isLoopbackAddress()
+                ? idle.computeIfAbsent(remote, r -> new Idle(new ConcurrentLinkedQueue<>(), new AtomicInteger()))
+                : null;
+        DatagramSocket socket = null;
+        boolean answered = false;
+        try {
+            socket = pool == null ? null : pool.sockets().poll();
+            if (socket != null) pool.count().decrementAndGet();
+            else {
+                socket = new DatagramSocket(local); // null: any address, port 0
+                socket.connect(remote);
+            }
             socket.send(new DatagramPacket(data, data.length));
             byte[] buffer = new byte[Math.max(max, 512)];
             while (true) {
                 socket.setSoTimeout(remainingMillis(deadline));
                 DatagramPacket answer = new DatagramPacket(buffer, buffer.length);
                 socket.receive(answer);
-                if (answer.getLength() >= 2 && ((buffer[0] & 0xff) << 8 | (buffer[1] & 0xff)) == id)
+                if (answer.getLength() >= 2 && ((buffer[0] & 0xff) << 8 | (buffer[1] & 0xff)) == id) {
+                    answered = true;
                     return CompletableFuture.completedFuture(Arrays.copyOf(buffer, answer.getLength()));
+                }
             }
         } catch (IOException e) {
             return CompletableFuture.failedFuture(e);
+        } finally {
+            if (socket != null) {
+                if (answered && pool != null && pool.count().incrementAndGet() <= MAX_IDLE) pool.sockets().add(socket);
+                else {
+                    if (answered && pool != null) pool.count().decrementAndGet();
+                    socket.close();
+                }
+            }
         }
     }
 

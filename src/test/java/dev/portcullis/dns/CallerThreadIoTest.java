@@ -78,6 +78,80 @@ class CallerThreadIoTest {
         }
     }
 
+    private static Message answer(Message q, int id, String address) throws Exception {
+        Message r = new Message(id);
+        r.getHeader().setFlag(Flags.QR);
+        r.addRecord(q.getQuestion(), Section.QUESTION);
+        r.addRecord(new ARecord(q.getQuestion().getName(), DClass.IN, 60, InetAddress.getByName(address)), Section.ANSWER);
+        return r;
+    }
+
+    @Test void aLoopbackServersSocketIsUsedAgainAndALateDuplicateAnswerOnItIsIgnored() throws Exception {
+        try (DatagramSocket server = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+            var ports = new java.util.concurrent.atomic.AtomicIntegerArray(2);
+            Thread.ofVirtual().start(() -> {
+                try {
+                    for (int n = 0; n < 2; n++) {
+                        byte[] buf = new byte[512];
+                        DatagramPacket p = new DatagramPacket(buf, buf.length);
+                        server.receive(p);
+                        ports.set(n, p.getPort());
+                        Message q = new Message(java.util.Arrays.copyOf(buf, p.getLength()));
+                        byte[] wire = answer(q, q.getHeader().getID(), n == 0 ? "192.0.2.1" : "192.0.2.2").toWire();
+                        // the first answer twice: a retransmitted duplicate that arrives after the query is done
+                        for (int copies = n == 0 ? 2 : 1; copies > 0; copies--)
+                            server.send(new DatagramPacket(wire, wire.length, p.getSocketAddress()));
+                    }
+                } catch (Exception ignored) {
+                    // the test fails on its own
+                }
+            });
+            var to = new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getLocalPort());
+            Message first = query("one.test.", Type.A);
+            Message second = query("two.test.", Type.A);
+            while (second.getHeader().getID() == first.getHeader().getID()) second = query("two.test.", Type.A);
+
+            Message a1 = new Message(io.sendAndReceiveUdp(null, to, first, first.toWire(), 512, Duration.ofSeconds(5)).get());
+            Message a2 = new Message(io.sendAndReceiveUdp(null, to, second, second.toWire(), 512, Duration.ofSeconds(5)).get());
+
+            assertEquals(ports.get(0), ports.get(1), "the second query went out on the first one's socket");
+            assertEquals("192.0.2.1", ((ARecord) a1.getSection(Section.ANSWER).getFirst()).getAddress().getHostAddress());
+            assertEquals(second.getHeader().getID(), a2.getHeader().getID(), "the duplicate of the first answer was skipped");
+            assertEquals("192.0.2.2", ((ARecord) a2.getSection(Section.ANSWER).getFirst()).getAddress().getHostAddress());
+        }
+    }
+
+    @Test void aSocketWhoseQueryTimedOutIsNotUsedAgain() throws Exception {
+        try (DatagramSocket server = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+            var ports = new java.util.concurrent.atomic.AtomicIntegerArray(2);
+            Thread.ofVirtual().start(() -> {
+                try {
+                    for (int n = 0; n < 2; n++) {
+                        byte[] buf = new byte[512];
+                        DatagramPacket p = new DatagramPacket(buf, buf.length);
+                        server.receive(p);
+                        ports.set(n, p.getPort());
+                        if (n == 0) continue;   // the first query is never answered
+                        Message q = new Message(java.util.Arrays.copyOf(buf, p.getLength()));
+                        byte[] wire = answer(q, q.getHeader().getID(), "192.0.2.3").toWire();
+                        server.send(new DatagramPacket(wire, wire.length, p.getSocketAddress()));
+                    }
+                } catch (Exception ignored) {
+                    // the test fails on its own
+                }
+            });
+            var to = new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getLocalPort());
+            Message lost = query("lost.test.", Type.A);
+            var f = io.sendAndReceiveUdp(null, to, lost, lost.toWire(), 512, Duration.ofMillis(200));
+            org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class, f::get);
+            Message q = query("next.test.", Type.A);
+            Message a = new Message(io.sendAndReceiveUdp(null, to, q, q.toWire(), 512, Duration.ofSeconds(5)).get());
+
+            assertEquals("192.0.2.3", ((ARecord) a.getSection(Section.ANSWER).getFirst()).getAddress().getHostAddress());
+            assertTrue(ports.get(0) != ports.get(1), "a fresh socket (port) after the timeout: " + ports.get(0));
+        }
+    }
+
     @Test void noAnswerByTheDeadlineIsATimeout() throws Exception {
         try (TestDns dns = new TestDns()) {
             dns.timeout("silent.test");
