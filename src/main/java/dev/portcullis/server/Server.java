@@ -190,6 +190,12 @@ public final class Server implements AutoCloseable {
 
     public Config config() { return config; }
 
+    /**
+     * The queue as this server sees it, messages still kept in memory included (another process sees only
+     * those with a queue file, see FileSpool). For tests and tools inside this process.
+     */
+    public dev.portcullis.queue.Spool spool() { return spool; }
+
     public ServerTls tls() { return tls; }
 
     @Override public void close() {

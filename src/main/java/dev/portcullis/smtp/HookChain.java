@@ -33,6 +33,7 @@ public final class HookChain {
     public <H extends Plugin> Outcome run(Class<H> hook, String phase, Session session, Function<H, HookResult> call) {
         for (H plugin : implementing(hook)) {
             HookResult result;
+            int verdicts = session.trace().size();
             try {
                 result = call.apply(plugin);
             } catch (RuntimeException | LinkageError | StackOverflowError e) { // a plugin's bug, not the server's state
@@ -40,9 +41,10 @@ public final class HookChain {
                 result = HookResult.denySoft(451, "4.3.0", "Temporary failure, please try again later");
             }
             if (result == null || result instanceof HookResult.Declined) continue;
-            var last = session.trace().last();
-            if (last == null || !last.plugin().equals(plugin.name()) || !last.phase().equals(phase))
-                session.trace().add(plugin.name(), phase, label(result), reason(result)); // unless the plugin said it already
+            // unless the plugin said it already, in this call (not: the session's last verdict is this plugin's
+            // in this phase, which an earlier recipient or message of the same connection leaves)
+            if (session.trace().size() == verdicts)
+                session.trace().add(plugin.name(), phase, label(result), reason(result));
             return new Outcome(result, plugin.name());
         }
         return new Outcome(HookResult.declined(), null);

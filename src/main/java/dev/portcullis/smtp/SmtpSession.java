@@ -563,24 +563,16 @@ public final class SmtpSession {
      * this transaction's), and the whole decision trace with its score when there is any flag.
      */
     private String flagHeaders(TransactionState t) {
-        List<DecisionTrace.Entry> entries = state.trace.entries();
+        List<DecisionTrace.Entry> mine = state.trace.forTransaction(t.traceStart);
         StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < entries.size(); i++) {
-            DecisionTrace.Entry e = entries.get(i);
-            boolean mine = i >= t.traceStart || e.phase().equals("connect") || e.phase().equals("helo");
-            if (mine && e.result().equals("flag"))
+        for (DecisionTrace.Entry e : mine) {
+            if (e.result().equals("flag"))
                 sb.append("X-Portcullis-Flag: ").append(e.plugin()).append(" (").append(e.phase()).append("): ")
                         .append(oneLine(e.reason())).append("\r\n");
         }
         if (!sb.isEmpty()) {
-            DecisionTrace mine = new DecisionTrace();
-            for (int i = 0; i < entries.size(); i++) {
-                DecisionTrace.Entry e = entries.get(i);
-                if (i >= t.traceStart || e.phase().equals("connect") || e.phase().equals("helo") || e.phase().equals("pre_connect"))
-                    mine.add(e.plugin(), e.phase(), e.result(), e.score(), e.reason());
-            }
-            sb.append("X-Portcullis-Score: ").append(mine.score()).append("\r\n");
-            sb.append(folded("X-Portcullis-Trace", mine.entries().stream().limit(50).map(e -> oneLine(e.toString())).toList()));
+            sb.append("X-Portcullis-Score: ").append(mine.stream().mapToDouble(DecisionTrace.Entry::score).sum()).append("\r\n");
+            sb.append(folded("X-Portcullis-Trace", mine.stream().limit(50).map(e -> oneLine(e.toString())).toList()));
         }
         return sb.toString();
     }
@@ -864,7 +856,7 @@ public final class SmtpSession {
                 + (x == null ? "" : " queue_id=" + x.queueId + " from=" + x.sender + " to=" + x.recipients
                 + " size=" + x.size)
                 + " result=" + quote(result) + " decided_by=" + (by == null ? "core" : by)
-                + " trace=" + quote(state.trace.toString()));
+                + " trace=" + quote(x == null ? state.trace.toString() : DecisionTrace.describe(state.trace.forTransaction(x.traceStart))));
     }
 
     private static String sanitize(String s) {

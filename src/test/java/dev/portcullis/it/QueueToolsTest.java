@@ -308,7 +308,7 @@ class QueueToolsTest {
     }
 
     @Test void aMessageDeletedWhileBeingDeliveredIsLetGoWithoutErrorLoops() throws Exception {
-        SmtpSink sink = sink("127.0.0.2", "sink", "-w", "3"); // 3 s before the reply to DATA: the transaction is under way
+        SmtpSink sink = sink("127.0.0.2", "sink", "-w", "6"); // 6 s before the reply to DATA: the transaction is under way
         sink.start();
         List<LogRecord> log = new CopyOnWriteArrayList<>();
         Handler capture = new Handler() {
@@ -321,12 +321,14 @@ class QueueToolsTest {
         toClose.add(() -> portcullis.removeHandler(capture));
         TestServer server = server("1s");
         String id = submit(server, "alice@example.test", "in flight", "busy@example.net");
-        Thread.sleep(1500);
+        // another process sees it once it has its queue file (at most 2 s after the 250, see FileSpool)
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (!spool(server).list().equals(List.of(id)) && System.nanoTime() < deadline) Thread.sleep(50);
         assertEquals(List.of(id), spool(server).list());
 
         Output delete = queue(server, "delete", id);
         assertEquals(0, delete.exit(), delete.describe());
-        Thread.sleep(4000); // the DATA reply comes, the server finds the message gone
+        Thread.sleep(6000); // the DATA reply comes, the server finds the message gone
         long mentions = mentions(log, id);
         Thread.sleep(3000); // several retry periods
         assertEquals(mentions, mentions(log, id), "nothing more happens to it: " + messages(log, id));

@@ -44,6 +44,33 @@ class HookSemanticsTest {
     // ---- the chain --------------------------------------------------------------------------------
 
     @Test
+    void eachMessageOfAConnectionLogsItsOwnVerdictsNotThoseOfTheMessagesBefore() {
+        List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Handler capture = new java.util.logging.Handler() {
+            @Override public void publish(java.util.logging.LogRecord r) { lines.add(r.getMessage()); }
+            @Override public void flush() {}
+            @Override public void close() {}
+        };
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger("portcullis.smtp");
+        log.addHandler(capture);
+        try {
+            SmtpKit kit = SmtpKit.in(dir).before(TestPlugins.rcpt("vouch", ctx -> HookResult.ok("known")));
+            List<String> dialogue = new ArrayList<>(List.of(EHLO));
+            for (int i = 0; i < 3; i++) dialogue.addAll(List.of(MAIL, RCPT, DATA, BODY));
+            dialogue.add(QUIT);
+            assertEquals(3, kit.send(dialogue.toArray(String[]::new)).codes().stream().filter(c -> c.equals("250 2.0.0")).count());
+        } finally {
+            log.removeHandler(capture);
+        }
+        List<String> messages = lines.stream().filter(l -> l.startsWith("message session=")).toList();
+        assertEquals(3, messages.size(), String.join("\n", lines));
+        for (String line : messages)
+            assertEquals(1, line.split("vouch@rcpt=ok", -1).length - 1, "one recipient's verdict per message line: " + line);
+        String connection = lines.stream().filter(l -> l.startsWith("connection session=")).findFirst().orElseThrow();
+        assertEquals(3, connection.split("vouch@rcpt=ok", -1).length - 1, "the connection line has them all: " + connection);
+    }
+
+    @Test
     void firstNonDeclinedAnswerWins() {
         AtomicInteger askedAfter = new AtomicInteger();
         SmtpKit kit = SmtpKit.in(dir)

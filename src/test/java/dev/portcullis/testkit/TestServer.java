@@ -168,16 +168,30 @@ public final class TestServer implements AutoCloseable {
         }
     }
 
-    /** Queue ids waiting in the spool (queue/messages without the .done files). */
+    /**
+     * Queue ids waiting in the spool, as the server sees them: those kept in memory (no queue file yet) and
+     * those in queue/messages. Empty means every accepted message was delivered (or none was accepted).
+     */
     public List<String> queuedMessages() {
-        Path messages = dataDir().resolve("queue").resolve("messages");
-        try (Stream<Path> s = Files.list(messages)) {
-            return s.map(p -> p.getFileName().toString()).filter(n -> !n.endsWith(".done")).sorted().toList();
-        } catch (NoSuchFileException e) {
-            return List.of();
+        try {
+            return server.spool().list();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** Whether a queued message (in memory or in queue/messages) contains {@code marker}. */
+    public boolean queuedWith(String marker) {
+        for (String id : queuedMessages()) {
+            try (var in = server.spool().content(id)) {
+                if (new String(in.readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1).contains(marker)) return true;
+            } catch (NoSuchFileException delivered) {
+                // gone meanwhile
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return false;
     }
 
     /**

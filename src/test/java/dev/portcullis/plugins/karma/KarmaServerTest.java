@@ -95,7 +95,7 @@ class KarmaServerTest {
         }
     }
 
-    @Test void atPhaseMailEveryMailIsRefusedAndTheTraceHasOneEntry() throws Exception {
+    @Test void atPhaseMailEveryMailIsRefusedKarmaDecidesOnceAndEachRefusalIsInTheTrace() throws Exception {
         try (TestServer server = start("phase = \"mail\"\naction = \"tempfail\"")) {
             try (var c = SmtpScript.openFrom("127.0.1.24", server.port(), "score+5.example")) {
                 assertTrue(c.command("MAIL FROM:<a@example.org>").is(451, "4.7.1"), c.transcript());
@@ -103,8 +103,9 @@ class KarmaServerTest {
                 c.quit();
             }
             Finished f = KarmaTestScorePlugin.last("127.0.1.24");
-            assertEquals(1, f.entriesOf("karma"), f.toString());
-            assertContains(f.toString(), "karma@mail=tempfail");
+            // the decision once (with its score), then the same answer again, recorded by the chain
+            assertEquals(2, f.entriesOf("karma"), f.toString());
+            assertContains(f.toString(), "karma@mail=tempfail \"score 5 >= threshold 5\", karma@mail=denysoft");
         }
     }
 

@@ -121,19 +121,8 @@ class RspamdPluginTest {
     }
 
     /** Whether a message containing {@code marker} is in the server's queue (held or waiting). */
-    static boolean queued(TestServer s, String marker) throws java.io.IOException {
-        Path messages = s.dataDir().resolve("queue").resolve("messages");
-        if (!Files.isDirectory(messages)) return false;
-        try (var files = Files.list(messages)) {
-            for (Path f : files.filter(p -> !p.getFileName().toString().contains(".")).toList()) {
-                try {
-                    if (Files.readString(f, StandardCharsets.ISO_8859_1).contains(marker)) return true;
-                } catch (java.nio.file.NoSuchFileException delivered) {
-                    // gone meanwhile
-                }
-            }
-        }
-        return false;
+    static boolean queued(TestServer s, String marker) {
+        return s.queuedWith(marker);
     }
 
     @Test void gtubeIsRefusedAtTheEndOfDataAndNeverQueued() throws Exception {
