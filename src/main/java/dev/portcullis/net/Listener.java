@@ -19,6 +19,12 @@ import java.util.logging.Logger;
  * tarpitted clients cost a few kilobytes each. The listener only moves bytes; the protocol's handler runs the
  * session. On an implicit-TLS port (RFC 8314: submissions, pop3s) the handshake happens before the handler
  * starts, bounded by the handshake timeout; the session sets its own timeout afterwards.
+ *
+ * The accept loop runs on a virtual thread too: starting a session from a platform thread hands it to the
+ * scheduler from outside and wakes a carrier for every connection; from a virtual thread the new session
+ * is queued on the carrier at hand. Measured: about a quarter more connections per second with one message
+ * each (bench/compare's "new" rows). Virtual threads are not time-sliced, so the loop must never spin: an
+ * accept that fails (out of file descriptors, say) pauses it briefly.
  */
 public final class Listener implements AutoCloseable {
     /** Runs one connection's session on its virtual thread; an IOException means the session never started. */
@@ -40,8 +46,8 @@ public final class Listener implements AutoCloseable {
     private final Duration handshakeTimeout;
     private final Handler handler;
     private final Busy busy;
-    private long refused;            // accept thread only
-    private long lastRefusalLogged;  // accept thread only
+    private long refused;            // accept loop only
+    private long lastRefusalLogged;  // accept loop only
     private final ServerSocket server;
     private final String sessionPrefix;
     private final AtomicLong sessions;
@@ -71,7 +77,7 @@ public final class Listener implements AutoCloseable {
         server.bind(new InetSocketAddress(InetAddress.getByName(address), port), 1024);
         this.sessionPrefix = idPrefix + Long.toString(System.currentTimeMillis() / 1000 % 100000, 36).toUpperCase();
         this.sessions = SESSIONS.computeIfAbsent(protocol, p -> new AtomicLong());
-        Thread.ofPlatform().name(protocol + "-accept-" + port()).daemon().start(this::acceptLoop);
+        Thread.ofVirtual().name(protocol + "-accept-" + port()).start(this::acceptLoop);
         log.info(() -> "listening on " + address + ":" + port() + " role=" + role);
     }
 
@@ -83,7 +89,10 @@ public final class Listener implements AutoCloseable {
             try {
                 socket = server.accept();
             } catch (IOException e) {
-                if (!server.isClosed()) log.log(Level.WARNING, "accept failed on port " + port(), e);
+                if (!server.isClosed()) {
+                    log.log(Level.WARNING, "accept failed on port " + port() + ", pausing 100 ms", e);
+                    pause();
+                }
                 continue;
             }
             try {
