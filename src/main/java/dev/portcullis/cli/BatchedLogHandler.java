@@ -18,8 +18,8 @@ import java.util.logging.LogRecord;
  *
  * What a hard kill (SIGKILL, power) may cost: the INFO lines of the last LINGER. A WARNING or SEVERE
  * record is written at once, with every line before it, so the lines that explain a failure are on
- * disk before the failure goes on. close() (JUL's reset at exit) writes what waits, and a line logged
- * after close() is written at once: the last lines of a shutdown are not lost.
+ * disk before the failure goes on. close() (JUL's reset at exit) writes what waits; a record published
+ * to a closed handler is written at once rather than dropped.
  */
 final class BatchedLogHandler extends Handler {
 

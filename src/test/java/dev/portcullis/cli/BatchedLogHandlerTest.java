@@ -68,7 +68,7 @@ class BatchedLogHandlerTest {
         assertEquals("queued\n", out.text(), "the writer thread writes a lone line by itself");
 
         h.close();
-        h.publish(new LogRecord(Level.INFO, "stopped"));   // the server's last lines come after JUL's reset
+        h.publish(new LogRecord(Level.INFO, "stopped"));   // published to a closed handler: written, not dropped
         assertEquals("queued\nstopped\n", out.text());
     }
 }
