@@ -11,7 +11,11 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.xbill.DNS.ARecord;
@@ -51,25 +55,8 @@ class CallerThreadIoTest {
 
     @Test void aDatagramWithAnotherIdIsIgnoredAndTheRightOneTaken() throws Exception {
         try (DatagramSocket server = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
-            Thread.ofVirtual().start(() -> {
-                try {
-                    byte[] buf = new byte[512];
-                    DatagramPacket p = new DatagramPacket(buf, buf.length);
-                    server.receive(p);
-                    Message q = new Message(java.util.Arrays.copyOf(buf, p.getLength()));
-                    for (int id : new int[] {q.getHeader().getID() ^ 0x5a5a, q.getHeader().getID()}) {
-                        Message r = new Message(id);
-                        r.getHeader().setFlag(Flags.QR);
-                        r.addRecord(q.getQuestion(), Section.QUESTION);
-                        r.addRecord(new ARecord(q.getQuestion().getName(), DClass.IN, 60,
-                                InetAddress.getByName(id == q.getHeader().getID() ? "192.0.2.1" : "198.51.100.66")), Section.ANSWER);
-                        byte[] wire = r.toWire();
-                        server.send(new DatagramPacket(wire, wire.length, p.getSocketAddress()));
-                    }
-                } catch (Exception ignored) {
-                    // the test fails on its own
-                }
-            });
+            answerQueries(server, 1, (n, q) -> List.of(answer(q, q.getHeader().getID() ^ 0x5a5a, "198.51.100.66"),
+                    answer(q, q.getHeader().getID(), "192.0.2.1")));
             Message q = query("host.test.", Type.A);
             var to = new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getLocalPort());
             Message answer = new Message(io.sendAndReceiveUdp(null, to, q, q.toWire(), 512, Duration.ofSeconds(5)).get());
@@ -78,34 +65,51 @@ class CallerThreadIoTest {
         }
     }
 
-    private static Message answer(Message q, int id, String address) throws Exception {
+    private static Message answer(Message q, int id, String address) {
         Message r = new Message(id);
         r.getHeader().setFlag(Flags.QR);
         r.addRecord(q.getQuestion(), Section.QUESTION);
-        r.addRecord(new ARecord(q.getQuestion().getName(), DClass.IN, 60, InetAddress.getByName(address)), Section.ANSWER);
+        try {
+            r.addRecord(new ARecord(q.getQuestion().getName(), DClass.IN, 60, InetAddress.getByName(address)), Section.ANSWER);
+        } catch (java.net.UnknownHostException e) {
+            throw new AssertionError(e);   // a literal
+        }
         return r;
+    }
+
+    /**
+     * A DNS server of the test's own on {@code server}: each of the first {@code count} queries gets the
+     * answers {@code replies} gives for it (its number from 0, the query), none when the list is empty.
+     * Returns each query's source port.
+     */
+    private static AtomicIntegerArray answerQueries(DatagramSocket server, int count,
+            BiFunction<Integer, Message, List<Message>> replies) {
+        var ports = new AtomicIntegerArray(count);
+        Thread.ofVirtual().start(() -> {
+            try {
+                for (int n = 0; n < count; n++) {
+                    byte[] buf = new byte[512];
+                    DatagramPacket p = new DatagramPacket(buf, buf.length);
+                    server.receive(p);
+                    ports.set(n, p.getPort());
+                    for (Message r : replies.apply(n, new Message(Arrays.copyOf(buf, p.getLength())))) {
+                        byte[] wire = r.toWire();
+                        server.send(new DatagramPacket(wire, wire.length, p.getSocketAddress()));
+                    }
+                }
+            } catch (Exception ignored) {
+                // the test fails on its own
+            }
+        });
+        return ports;
     }
 
     @Test void aLoopbackServersSocketIsUsedAgainAndALateDuplicateAnswerOnItIsIgnored() throws Exception {
         try (DatagramSocket server = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
-            var ports = new java.util.concurrent.atomic.AtomicIntegerArray(2);
-            Thread.ofVirtual().start(() -> {
-                try {
-                    for (int n = 0; n < 2; n++) {
-                        byte[] buf = new byte[512];
-                        DatagramPacket p = new DatagramPacket(buf, buf.length);
-                        server.receive(p);
-                        ports.set(n, p.getPort());
-                        Message q = new Message(java.util.Arrays.copyOf(buf, p.getLength()));
-                        byte[] wire = answer(q, q.getHeader().getID(), n == 0 ? "192.0.2.1" : "192.0.2.2").toWire();
-                        // the first answer twice: a retransmitted duplicate that arrives after the query is done
-                        for (int copies = n == 0 ? 2 : 1; copies > 0; copies--)
-                            server.send(new DatagramPacket(wire, wire.length, p.getSocketAddress()));
-                    }
-                } catch (Exception ignored) {
-                    // the test fails on its own
-                }
-            });
+            // the first answer twice: a retransmitted duplicate that arrives after its query is done
+            var ports = answerQueries(server, 2, (n, q) -> n == 0
+                    ? List.of(answer(q, q.getHeader().getID(), "192.0.2.1"), answer(q, q.getHeader().getID(), "192.0.2.1"))
+                    : List.of(answer(q, q.getHeader().getID(), "192.0.2.2")));
             var to = new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getLocalPort());
             Message first = query("one.test.", Type.A);
             Message second = query("two.test.", Type.A);
@@ -123,23 +127,8 @@ class CallerThreadIoTest {
 
     @Test void aSocketWhoseQueryTimedOutIsNotUsedAgain() throws Exception {
         try (DatagramSocket server = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
-            var ports = new java.util.concurrent.atomic.AtomicIntegerArray(2);
-            Thread.ofVirtual().start(() -> {
-                try {
-                    for (int n = 0; n < 2; n++) {
-                        byte[] buf = new byte[512];
-                        DatagramPacket p = new DatagramPacket(buf, buf.length);
-                        server.receive(p);
-                        ports.set(n, p.getPort());
-                        if (n == 0) continue;   // the first query is never answered
-                        Message q = new Message(java.util.Arrays.copyOf(buf, p.getLength()));
-                        byte[] wire = answer(q, q.getHeader().getID(), "192.0.2.3").toWire();
-                        server.send(new DatagramPacket(wire, wire.length, p.getSocketAddress()));
-                    }
-                } catch (Exception ignored) {
-                    // the test fails on its own
-                }
-            });
+            // the first query is never answered
+            var ports = answerQueries(server, 2, (n, q) -> n == 0 ? List.of() : List.of(answer(q, q.getHeader().getID(), "192.0.2.3")));
             var to = new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getLocalPort());
             Message lost = query("lost.test.", Type.A);
             var f = io.sendAndReceiveUdp(null, to, lost, lost.toWire(), 512, Duration.ofMillis(200));
