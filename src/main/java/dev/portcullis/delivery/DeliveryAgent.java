@@ -8,13 +8,13 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -70,7 +70,7 @@ public final class DeliveryAgent implements AutoCloseable {
     private final AtomicBoolean dispatchScheduled = new AtomicBoolean();
     private volatile boolean started;
     /** The dispatch thread: gathered ids, retries, rescans and the queue tools' requests. */
-    private final ScheduledThreadPoolExecutor retries = new ScheduledThreadPoolExecutor(1, r -> {
+    private final ScheduledThreadPoolExecutor dispatcher = new ScheduledThreadPoolExecutor(1, r -> {
         Thread t = new Thread(r, "delivery-dispatch");
         t.setDaemon(true);
         return t;
@@ -116,11 +116,11 @@ public final class DeliveryAgent implements AutoCloseable {
         if (closed) throw new IllegalStateException("closed");
         recoveredIds.forEach(this::submit);
         started = true;
-        retries.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);   // close() drops waiting retries
+        dispatcher.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);   // close() drops waiting retries
         scheduleDispatch();
-        retries.scheduleWithFixedDelay(this::rescan, RESCAN.toMillis(), RESCAN.toMillis(), TimeUnit.MILLISECONDS);
+        dispatcher.scheduleWithFixedDelay(this::rescan, RESCAN.toMillis(), RESCAN.toMillis(), TimeUnit.MILLISECONDS);
         if (requestDir != null)
-            retries.scheduleWithFixedDelay(this::pollRequests, REQUEST_POLL.toMillis(), REQUEST_POLL.toMillis(), TimeUnit.MILLISECONDS);
+            dispatcher.scheduleWithFixedDelay(this::pollRequests, REQUEST_POLL.toMillis(), REQUEST_POLL.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** Acts on the queue tools' requests, if any (on the retry thread, once a second). */
@@ -168,7 +168,7 @@ public final class DeliveryAgent implements AutoCloseable {
     private void scheduleDispatch() {
         if (!dispatchScheduled.compareAndSet(false, true)) return;   // one is on its way: it takes this id too
         try {
-            retries.schedule(this::dispatch, GATHER.toNanos(), TimeUnit.NANOSECONDS);
+            dispatcher.schedule(this::dispatch, GATHER.toNanos(), TimeUnit.NANOSECONDS);
         } catch (RejectedExecutionException closing) {
             // close(): the gathered ids stay in the spool for the next start
         }
@@ -201,11 +201,11 @@ public final class DeliveryAgent implements AutoCloseable {
         }
         // Deliveries under way are not interrupted: an interrupted FileChannel closes mid-write. Waiting
         // ones see `closed` and return at once, leaving their message in the queue.
-        retries.shutdown();
+        dispatcher.shutdown();
         workers.shutdown();
         long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
         try {
-            if (!retries.awaitTermination(CLOSE_WAIT.toNanos(), TimeUnit.NANOSECONDS)
+            if (!dispatcher.awaitTermination(CLOSE_WAIT.toNanos(), TimeUnit.NANOSECONDS)
                     || !workers.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS))
                 LOG.warning("delivery: closed with deliveries still running; the queue keeps their messages");
         } catch (InterruptedException e) {
@@ -238,7 +238,7 @@ public final class DeliveryAgent implements AutoCloseable {
 
     private void scheduleRetry(String id) {
         try {
-            retries.schedule(() -> {
+            dispatcher.schedule(() -> {
                 if (!closed) execute(id);
             }, retryDelay.toMillis(), TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException closing) {
