@@ -10,17 +10,33 @@ import java.util.Objects;
  */
 public record Reply(int code, String enhanced, List<String> lines) {
 
-    /** Compiled once: every reply of every session is checked against it. */
-    private static final java.util.regex.Pattern ENHANCED = java.util.regex.Pattern.compile("[245]\\.\\d{1,3}\\.\\d{1,3}");
-
     public Reply {
         if (code < 200 || code > 599) throw new IllegalArgumentException("reply code out of range: " + code);
-        if (enhanced != null && !ENHANCED.matcher(enhanced).matches())
+        if (enhanced != null && !isEnhancedCode(enhanced))
             throw new IllegalArgumentException("not an enhanced status code: " + enhanced);
         if (enhanced != null && enhanced.charAt(0) - '0' != code / 100)
             throw new IllegalArgumentException("enhanced code " + enhanced + " does not match " + code);
-        lines = List.copyOf(lines).stream().map(Reply::oneLine).toList();
-        if (lines.isEmpty()) lines = List.of("");
+        String[] oneLines = new String[lines.size()];   // every reply of every session: no stream, no regex
+        for (int i = 0; i < oneLines.length; i++) oneLines[i] = oneLine(lines.get(i));
+        lines = oneLines.length == 0 ? List.of("") : List.of(oneLines);
+    }
+
+    /** RFC 3463's class.subject.detail: [245], then two numbers of 1 to 3 digits, dot-separated. */
+    private static boolean isEnhancedCode(String s) {
+        int n = s.length();
+        if (n < 5 || (s.charAt(0) != '2' && s.charAt(0) != '4' && s.charAt(0) != '5') || s.charAt(1) != '.') return false;
+        int i = 2;
+        for (int part = 0; part < 2; part++) {
+            int start = i;
+            while (i < n && i - start < 4 && s.charAt(i) >= '0' && s.charAt(i) <= '9') i++;
+            int digits = i - start;
+            if (digits < 1 || digits > 3) return false;
+            if (part == 0) {
+                if (i >= n || s.charAt(i) != '.') return false;
+                i++;
+            }
+        }
+        return i == n;
     }
 
     public Reply(int code, String enhanced, String text) {
