@@ -266,6 +266,19 @@ delivered_count() {
   echo $(( files + discarded ))
 }
 queued_count() { grep -c 'result="250 queued"' "$(srv_log "$1")" || true; }
+
+# settle_log NAME: waits (5 s at most) until NAME's log has not grown for 200 ms. The server writes its log
+# in batches (20 ms apart): a connection's last lines may come a moment after its client is done.
+settle_log() {
+  local f size last=-1 deadline=$(( SECONDS + 5 ))
+  f="$(srv_log "$1")"
+  while (( SECONDS < deadline )); do
+    size=$(stat -c %s "$f" 2>/dev/null || echo 0)
+    (( size == last )) && return 0
+    last=$size
+    sleep 0.2
+  done
+}
 problem_count() { grep -cE ' (WARNING|SEVERE) ' "$(srv_log "$1")" || true; }
 
 # queue_left NAME: what is left in NAME's spool: "M messages, D .done, H .hold, S retry states, T in tmp"
