@@ -25,8 +25,11 @@ import java.util.logging.Logger;
  *
  * Removals do not wake the writer: their D records wait in a queue of their own for the next batch, or
  * for the writer's next idle round. A lost D record only costs a duplicate (see SpoolJournal), and not
- * waking a thread per delivered message saves a context switch each. Between batches the writer also
- * files the messages kept in memory too long (UnfiledMessages).
+ * waking a thread per delivered message saves a context switch each.
+ *
+ * A second platform thread, the filer, gives the messages kept in memory too long their queue files
+ * (UnfiledMessages), twice a second: with a delivery backlog that can be thousands of files, and writing
+ * them must not hold up the next batch's 250s.
  */
 final class GroupCommitter implements AutoCloseable {
 
@@ -38,6 +41,7 @@ final class GroupCommitter implements AutoCloseable {
     record Segments(long limit, Duration maxAge, Duration sealedGrace) {
         static final Segments DEFAULT = new Segments(32L << 20, Duration.ofSeconds(30), Duration.ofSeconds(30));
     }
+    private static final long FILER_PERIOD_MILLIS = 500;
     /** How soon removals (D records) are forced when no store comes along to carry them. */
     private static final long IDLE_FLUSH_MILLIS = 200;
 
@@ -50,6 +54,7 @@ final class GroupCommitter implements AutoCloseable {
     private final java.util.concurrent.ConcurrentLinkedQueue<String> removals = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final SpoolJournal journal;
     private final UnfiledMessages unfiled;
+    private final java.util.concurrent.ScheduledExecutorService filer;
     private final Thread writer;
     private volatile boolean closed;
     private final AtomicLong batches = new AtomicLong();
@@ -58,6 +63,9 @@ final class GroupCommitter implements AutoCloseable {
     GroupCommitter(java.nio.file.Path queueDir, Segments segments, UnfiledMessages unfiled) throws IOException {
         this.unfiled = unfiled;
         this.journal = new SpoolJournal(queueDir, segments.limit(), segments.maxAge(), segments.sealedGrace(), unfiled);
+        this.filer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().name("spool-filer").daemon().factory());
+        filer.scheduleWithFixedDelay(this::fileOld, FILER_PERIOD_MILLIS, FILER_PERIOD_MILLIS, TimeUnit.MILLISECONDS);
         this.writer = Thread.ofPlatform().name("spool-commit").daemon().start(this::run);
     }
 
@@ -130,14 +138,8 @@ final class GroupCommitter implements AutoCloseable {
                 batches.incrementAndGet();
                 for (Request r : batch) if (r instanceof Store s) { stored.incrementAndGet(); s.durable().complete(null); }
             }
-            long now = System.nanoTime();
             try {
-                unfiled.fileOlderThan(now);
-            } catch (IOException | RuntimeException e) {
-                LOG.log(Level.WARNING, "spool: writing the queue file of a message kept in memory failed, will try again: " + e, e);
-            }
-            try {
-                journal.maintain(now);
+                journal.maintain(System.nanoTime());
             } catch (IOException | RuntimeException e) {
                 LOG.log(Level.WARNING, "spool journal: retiring a segment failed, will try again: " + e, e);
             }
@@ -168,9 +170,18 @@ final class GroupCommitter implements AutoCloseable {
         }
     }
 
+    private void fileOld() {
+        try {
+            unfiled.fileOlderThan(System.nanoTime());
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "spool: writing the queue file of a message kept in memory failed, will try again: " + e, e);
+        }
+    }
+
     @Override public void close() {
         if (closed) return;
         closed = true;
+        filer.shutdown();   // a filing under way finishes (never interrupted mid-write); FileSpool files the rest
         queue.add(new Stop());
         try {
             writer.join(10_000);

@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * A message gets its queue file ("is filed"):
  * - before anything but reading and removing changes it: markDone, hold, retry state (FileSpool);
- * - once it has waited FILE_AFTER (the commit writer files it): the queue tools of other processes look at
+ * - once it has waited FILE_AFTER (GroupCommitter's filer thread files it): the queue tools of other processes look at
  *   messages/ only, and a message waiting for a remote server or a retry belongs there;
  * - before its journal segment is retired, and when the spool closes (then also forced);
  * - never here at all when the bytes kept would pass the memory limit: the spool writes the file at once.
@@ -158,7 +158,7 @@ final class UnfiledMessages {
         }
     }
 
-    /** Files every message that has waited longer than FILE_AFTER (the commit writer, between batches). */
+    /** Files every message that has waited longer than FILE_AFTER (GroupCommitter's filer thread, twice a second). */
     void fileOlderThan(long nanoTime) throws IOException {
         long cutoff = nanoTime - FILE_AFTER.toNanos();
         for (Entry e = byAge.peek(); e != null && e.storedAt - cutoff < 0; e = byAge.peek()) {
