@@ -27,8 +27,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * A message gets its queue file ("is filed"):
  * - before anything but reading and removing changes it: markDone, hold, retry state (FileSpool);
- * - once it has waited FILE_AFTER (GroupCommitter's filer thread files it): the queue tools of other processes look at
- *   messages/ only, and a message waiting for a remote server or a retry belongs there;
+ * - once it has waited FILE_AFTER (GroupCommitter's filer thread files it): the queue tools of other
+ *   processes look at messages/ only, and a message waiting for a remote server or a retry belongs there;
  * - before its journal segment is retired, and when the spool closes (then also forced);
  * - never here at all when the bytes kept would pass the memory limit: the spool writes the file at once.
  * Filing writes tmp/<id> and renames it into messages/ without a force: the journal still holds the
