@@ -182,22 +182,12 @@ public final class FileSpool implements Spool, AutoCloseable {
             }
             return;
         }
-        Path temp = tmp.resolve(id);
-        FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        // Too much in memory already: the file is written now, as UnfiledMessages would file it later.
+        group.commit(id, file, length, crc);
         try {
-            try (FileChannel ch = channel) {
-                for (ByteBuffer part : file) writeFully(ch, part.duplicate());
-            }
-            group.commit(id, file, length, crc);
-        } catch (IOException | RuntimeException e) {
-            cleanUp(temp, e);
-            throw e;
-        }
-        try {
-            Files.move(temp, message, StandardCopyOption.ATOMIC_MOVE);
+            writeQueueFile(tmp.resolve(id), message, file, false);
         } catch (IOException | RuntimeException e) {
             group.removed(id);   // the journal has it: recovery must not deliver a message we refused
-            cleanUp(temp, e);
             throw e;
         }
     }
@@ -248,6 +238,9 @@ public final class FileSpool implements Spool, AutoCloseable {
 
     @Override
     public InputStream content(String queueId) throws IOException {
+        UnfiledMessages kept = unfiled;
+        InputStream inMemory = kept == null ? null : kept.content(checkId(queueId));
+        if (inMemory != null) return inMemory;
         InputStream in = openMessage(queueId);
         try {
             EnvelopeFormat.read(in, queueId);   // skip the header: the stream now starts at the content
@@ -378,13 +371,7 @@ public final class FileSpool implements Spool, AutoCloseable {
                 }
                 continue;
             }
-            Path temp = tmp.resolve(r.id() + ".restore");
-            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.TRUNCATE_EXISTING)) {
-                writeFully(ch, ByteBuffer.wrap(r.read()));
-                ch.force(true);
-            }
-            Files.move(temp, message, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            writeQueueFile(tmp.resolve(r.id() + ".restore"), message, List.of(ByteBuffer.wrap(r.read())), true);
             restored++;
         }
         for (String id : journal.removed()) {
@@ -492,9 +479,6 @@ public final class FileSpool implements Spool, AutoCloseable {
     }
 
     private InputStream openMessage(String queueId) throws IOException {
-        UnfiledMessages kept = unfiled;
-        InputStream inMemory = kept == null ? null : kept.open(checkId(queueId));
-        if (inMemory != null) return inMemory;
         return new BufferedInputStream(Files.newInputStream(messages.resolve(checkId(queueId))), 64 * 1024);
     }
 
@@ -523,6 +507,23 @@ public final class FileSpool implements Spool, AutoCloseable {
         if (!QUEUE_ID.matcher(queueId).matches())
             throw new IllegalArgumentException("not a queue id: " + queueId.replaceAll("[^\\x21-\\x7e]", "?"));
         return queueId;
+    }
+
+    /**
+     * Writes a queue file the one way every path but the classic store does (group commit's files, those
+     * of messages kept in memory, recovery's): {@code parts} into {@code temp} (created or emptied), forced
+     * when asked, then renamed over {@code target}. On failure the temp file is gone and nothing was renamed.
+     */
+    static void writeQueueFile(Path temp, Path target, List<ByteBuffer> parts, boolean force) throws IOException {
+        try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            for (ByteBuffer part : parts) writeFully(ch, part.duplicate());   // the parts stay as they were
+            if (force) ch.force(true);
+        } catch (IOException | RuntimeException e) {
+            cleanUp(temp, e);
+            throw e;
+        }
+        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {

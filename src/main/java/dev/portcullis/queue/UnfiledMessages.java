@@ -5,9 +5,7 @@ import java.io.InputStream;
 import java.io.SequenceInputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -79,8 +77,9 @@ final class UnfiledMessages {
     }
 
     /**
-     * Keeps a message's envelope and queue file bytes (the buffers are kept, not copied: the caller must not change them
-     * afterwards). False when that would pass the memory limit: the caller writes the file itself.
+     * Keeps a message's envelope and queue file bytes: {@code file} is the envelope header, then the content
+     * (the buffers are kept, not copied: the caller must not change them afterwards). False when that would
+     * pass the memory limit: the caller writes the file itself.
      */
     boolean add(Envelope envelope, List<ByteBuffer> file) {
         String id = envelope.queueId();
@@ -107,8 +106,11 @@ final class UnfiledMessages {
         return e == null ? null : e.envelope;
     }
 
-    /** The queue file's bytes of an unfiled message, or null when it has a file (or is gone). */
-    InputStream open(String id) {
+    /**
+     * The content of an unfiled message (the queue file's bytes after the envelope header, which is the
+     * first buffer: no need to parse it to skip it), or null when it has a file (or is gone).
+     */
+    InputStream content(String id) {
         Entry e = byId.get(id);
         if (e == null) return null;
         List<ByteBuffer> parts;
@@ -116,8 +118,8 @@ final class UnfiledMessages {
             parts = e.file;
         }
         if (parts == null) return null;
-        List<InputStream> streams = new ArrayList<>(parts.size());
-        for (ByteBuffer b : parts) streams.add(new BufferStream(b.duplicate()));
+        List<InputStream> streams = new ArrayList<>(parts.size() - 1);
+        for (ByteBuffer b : parts.subList(1, parts.size())) streams.add(new BufferStream(b.duplicate()));
         return new SequenceInputStream(Collections.enumeration(streams));
     }
 
@@ -178,23 +180,7 @@ final class UnfiledMessages {
     private boolean file(Entry e, boolean force) throws IOException {
         synchronized (e) {
             if (e.filed || e.gone) return false;
-            Path temp = tmp.resolve(e.id);
-            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.TRUNCATE_EXISTING)) {
-                for (ByteBuffer part : e.file) {
-                    ByteBuffer b = part.duplicate();
-                    while (b.hasRemaining()) ch.write(b);
-                }
-                if (force) ch.force(true);
-            } catch (IOException | RuntimeException failure) {
-                try {
-                    Files.deleteIfExists(temp);
-                } catch (IOException again) {
-                    failure.addSuppressed(again);
-                }
-                throw failure;
-            }
-            Files.move(temp, messages.resolve(e.id), StandardCopyOption.ATOMIC_MOVE);
+            FileSpool.writeQueueFile(tmp.resolve(e.id), messages.resolve(e.id), e.file, force);
             e.filed = true;
             e.file = null;
         }
