@@ -50,8 +50,6 @@ public final class DecisionTrace {
     /** How many verdicts so far (no copy: asked on every phase). */
     public int size() { return entries.size(); }
 
-    /** The latest verdict, or null. */
-    public Entry last() { return entries.isEmpty() ? null : entries.getLast(); }
 
     public double score() { return total; }
 

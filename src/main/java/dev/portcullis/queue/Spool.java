@@ -16,7 +16,11 @@ import java.util.Set;
  */
 public interface Spool {
 
-    /** Stores the message durably. The content parts are written in order (e.g. Received header, then body). */
+    /**
+     * Stores the message durably. The content parts are written in order (e.g. Received header, then body).
+     * The spool may keep the buffers themselves until the message is delivered (FileSpool under group
+     * commit does): the caller must not change their bytes once this returns.
+     */
     void store(Envelope envelope, List<ByteBuffer> content) throws IOException;
 
     /** Removes half-written files and returns the ids of every message still queued, oldest first. */
