@@ -145,10 +145,11 @@ class HeloPluginTest {
 
     @Test
     void nameWithoutADotIsFlaggedAndNotLookedUp() {
-        int before = dns.queryCount();
         FakeSession s = client();
         assertFlagged(helo(direct(), s, "mypc"), "not_fqdn", s);
-        assertEquals(before, dns.queryCount(), "a single-label name is never sent to DNS");
+        // by name, not by count: another test's lookup still under way may reach the shared server meanwhile
+        assertTrue(dns.queryLog().stream().noneMatch(q -> q.endsWith(" mypc.")),
+                "a single-label name is never sent to DNS: " + dns.queryLog());
     }
 
     @Test
