@@ -10,6 +10,9 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -29,8 +32,9 @@ public final class SqliteStateStore implements StateStore, AutoCloseable {
     private int writes;
     // prepared once: compiling the SQL again on every call cost more than running it (all used under the lock)
     private final PreparedStatement select;
-    private final PreparedStatement selectWithExpiry;
     private final PreparedStatement upsert;
+    private final PreparedStatement increment;
+    private final Map<Integer, PreparedStatement> selectMany = new HashMap<>(); // by number of keys
     private final PreparedStatement remove;
     private final PreparedStatement purge;
 
@@ -56,8 +60,15 @@ public final class SqliteStateStore implements StateStore, AutoCloseable {
                         + "expires INTEGER NOT NULL, PRIMARY KEY (ns, k))");
             }
             this.select = c.prepareStatement("SELECT v FROM state WHERE ns = ? AND k = ? AND expires > ?");
-            this.selectWithExpiry = c.prepareStatement("SELECT v, expires FROM state WHERE ns = ? AND k = ? AND expires > ?");
             this.upsert = c.prepareStatement("INSERT OR REPLACE INTO state (ns, k, v, expires) VALUES (?, ?, ?, ?)");
+            // one statement, so one transaction: atomic between processes too, where a SELECT then an UPSERT
+            // could lose a concurrent increment. An expired row starts again from delta with a new window; a
+            // value that is not a number counts as 0 (CAST). The right-hand sides read the row before the update.
+            this.increment = c.prepareStatement("INSERT INTO state (ns, k, v, expires) VALUES (?1, ?2, ?3, ?4) "
+                    + "ON CONFLICT (ns, k) DO UPDATE SET "
+                    + "v = CASE WHEN expires > ?5 THEN CAST(CAST(v AS INTEGER) + ?6 AS TEXT) ELSE excluded.v END, "
+                    + "expires = CASE WHEN expires > ?5 THEN expires ELSE excluded.expires END "
+                    + "RETURNING v");
             this.remove = c.prepareStatement("DELETE FROM state WHERE ns = ? AND k = ?");
             this.purge = c.prepareStatement("DELETE FROM state WHERE expires <= ?");
             this.db = c;
@@ -78,6 +89,26 @@ public final class SqliteStateStore implements StateStore, AutoCloseable {
         });
     }
 
+    @Override public Map<String, String> getAll(String namespace, List<String> keys) {
+        if (keys.isEmpty()) return Map.of();
+        return locked(() -> {
+            PreparedStatement q = selectMany.get(keys.size());
+            if (q == null) {
+                q = db.prepareStatement("SELECT k, v FROM state WHERE ns = ? AND expires > ? AND k IN ("
+                        + "?, ".repeat(keys.size() - 1) + "?)");
+                selectMany.put(keys.size(), q);
+            }
+            q.setString(1, namespace);
+            q.setLong(2, clock.millis());
+            for (int i = 0; i < keys.size(); i++) q.setString(3 + i, keys.get(i));
+            Map<String, String> found = new HashMap<>();
+            try (ResultSet r = q.executeQuery()) {
+                while (r.next()) found.put(r.getString(1), r.getString(2));
+            }
+            return found;
+        });
+    }
+
     @Override public void put(String namespace, String key, String value, Duration ttl) {
         locked(() -> {
             write(namespace, key, value, expiry(clock.millis(), ttl));
@@ -89,18 +120,17 @@ public final class SqliteStateStore implements StateStore, AutoCloseable {
     @Override public long increment(String namespace, String key, long delta, Duration window) {
         return locked(() -> {
             long now = clock.millis();
-            long value = delta;
-            long expires = expiry(now, window);
-            selectWithExpiry.setString(1, namespace);
-            selectWithExpiry.setString(2, key);
-            selectWithExpiry.setLong(3, now);
-            try (ResultSet r = selectWithExpiry.executeQuery()) {
-                if (r.next()) {
-                    value = parseLong(r.getString(1)) + delta;
-                    expires = r.getLong(2);
-                }
+            increment.setString(1, namespace);
+            increment.setString(2, key);
+            increment.setString(3, Long.toString(delta));
+            increment.setLong(4, expiry(now, window));
+            increment.setLong(5, now);
+            increment.setLong(6, delta);
+            long value;
+            try (ResultSet r = increment.executeQuery()) {
+                if (!r.next()) throw new SQLException("increment returned no row");
+                value = r.getLong(1);
             }
-            write(namespace, key, Long.toString(value), expires);
             wrote();
             return value;
         });
@@ -139,14 +169,6 @@ public final class SqliteStateStore implements StateStore, AutoCloseable {
         }
         long sum = now + millis;
         return ((now ^ sum) & (millis ^ sum)) < 0 ? Long.MAX_VALUE : sum;
-    }
-
-    private static long parseLong(String s) {
-        try {
-            return Long.parseLong(s);
-        } catch (NumberFormatException e) {
-            return 0; // a counter overwritten by a put: start again rather than fail the session
-        }
     }
 
     private interface Work<T> { T run() throws SQLException; }

@@ -12,6 +12,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -168,6 +169,42 @@ class SqliteStateStoreTest {
         for (int t = 0; t < threads; t++) {
             assertEquals(Optional.of(Integer.toString(each)), store.get("rate", "own-" + t));
             assertEquals(Optional.of(Integer.toString(each - 1)), store.get("misc", "t" + t));
+        }
+    }
+
+    @Test void getAllReadsTheLiveKeysOfOneNamespace() {
+        store.put("karma", "good:192.0.2.1", "4", Duration.ofMinutes(1));
+        store.put("karma", "bad:192.0.2.1", "1", Duration.ofSeconds(5));
+        store.put("other", "good:192.0.2.9", "7", Duration.ofMinutes(1));
+        assertEquals(Map.of("good:192.0.2.1", "4", "bad:192.0.2.1", "1"),
+                store.getAll("karma", List.of("good:192.0.2.1", "bad:192.0.2.1", "never:192.0.2.1")));
+        assertEquals(Map.of(), store.getAll("karma", List.of("good:192.0.2.9")), "another namespace's key");
+        clock.advance(Duration.ofSeconds(5));
+        assertEquals(Map.of("good:192.0.2.1", "4"), store.getAll("karma", List.of("good:192.0.2.1", "bad:192.0.2.1")));
+        assertEquals(Map.of("good:192.0.2.1", "4"), store.getAll("karma", List.of("good:192.0.2.1")));
+        assertEquals(Map.of(), store.getAll("karma", List.of()));
+    }
+
+    /** Two stores on one file are two processes sharing it (two connections, two locks): no increment is lost. */
+    @Test void incrementsFromTwoStoresOnOneFileAreAtomic() throws Exception {
+        int each = 400;
+        try (SqliteStateStore second = new SqliteStateStore(file, clock)) {
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            CountDownLatch start = new CountDownLatch(1);
+            List<Future<?>> runs = new ArrayList<>();
+            try {
+                for (SqliteStateStore s : List.of(store, second, store, second))
+                    runs.add(pool.submit(() -> {
+                        start.await();
+                        for (int i = 0; i < each; i++) s.increment("rate", "shared", 1, Duration.ofHours(1));
+                        return null;
+                    }));
+                start.countDown();
+                for (Future<?> f : runs) f.get(50, TimeUnit.SECONDS);
+            } finally {
+                pool.shutdownNow();
+            }
+            assertEquals(Optional.of(Integer.toString(4 * each)), second.get("rate", "shared"));
         }
     }
 

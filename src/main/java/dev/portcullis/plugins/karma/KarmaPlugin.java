@@ -30,6 +30,7 @@ import dev.portcullis.hook.StateStore;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -111,8 +112,9 @@ public final class KarmaPlugin implements ConnectHook, HeloHook, MailHook, RcptH
         if (policy.off()) return HookResult.declined();
         if (CheckPolicy.exempt(session)) return HookResult.declined();
         String ip = session.remoteAddress().getHostAddress();
-        long good = count(ip, "good");
-        long bad = count(ip, "bad");
+        Map<String, String> history = store.getAll(NAMESPACE, List.of("good:" + ip, "bad:" + ip)); // one read
+        long good = count(history.get("good:" + ip));
+        long bad = count(history.get("bad:" + ip));
         double term = historyTerm(good, bad, settings.historyWeight());
         if (good + bad > 0) session.trace().add(NAME, "connect", "history", term, "good=" + good + " bad=" + bad);
         session.notes().put(STANDING, new Standing(term, level(term)));
@@ -128,11 +130,10 @@ public final class KarmaPlugin implements ConnectHook, HeloHook, MailHook, RcptH
         return diff == 0 ? 0 : weight * diff;
     }
 
-    private long count(String ip, String kind) {
-        Optional<String> v = store.get(NAMESPACE, kind + ":" + ip);
-        if (v.isEmpty()) return 0;
+    private static long count(String value) {
+        if (value == null) return 0;
         try {
-            return Math.max(0, Long.parseLong(v.get()));
+            return Math.max(0, Long.parseLong(value));
         } catch (NumberFormatException e) {
             return 0;
         }
