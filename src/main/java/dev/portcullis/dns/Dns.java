@@ -34,4 +34,25 @@ public interface Dns {
     static <T> CompletableFuture<T> async(Supplier<T> lookup) {
         return CompletableFuture.supplyAsync(lookup, VIRTUAL);
     }
+
+    /**
+     * Starts {@code lookups}, which ask this Dns only and may be run more than once: by default on a virtual
+     * thread of their own ({@link #async}). A Dns with a cache first tries them on the calling thread from
+     * the cache alone and, when every answer is there, returns a completed future: no thread to start and
+     * wake for answers already at hand. Code inside {@code lookups} that catches RuntimeException must let
+     * {@link NotCached} through.
+     */
+    default <T> CompletableFuture<T> start(Supplier<T> lookups) {
+        return async(lookups);
+    }
+
+    /**
+     * Thrown by a lookup during {@link #start}'s cache-only try when the answer is not in the cache; start
+     * catches it and runs the lookups again on their own thread. Never seen outside start.
+     */
+    final class NotCached extends RuntimeException {
+        public static final NotCached INSTANCE = new NotCached();
+
+        private NotCached() { super("not in the DNS cache", null, false, false); }
+    }
 }

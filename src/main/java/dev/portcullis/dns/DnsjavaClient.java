@@ -5,12 +5,15 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.logging.Logger;
 import org.xbill.DNS.AAAARecord;
 import org.xbill.DNS.ARecord;
 import org.xbill.DNS.Cache;
+import org.xbill.DNS.Credibility;
 import org.xbill.DNS.DClass;
 import org.xbill.DNS.ExtendedResolver;
 import org.xbill.DNS.Lookup;
@@ -21,6 +24,7 @@ import org.xbill.DNS.PTRRecord;
 import org.xbill.DNS.Record;
 import org.xbill.DNS.Resolver;
 import org.xbill.DNS.ReverseMap;
+import org.xbill.DNS.SetResponse;
 import org.xbill.DNS.SimpleResolver;
 import org.xbill.DNS.TXTRecord;
 import org.xbill.DNS.TextParseException;
@@ -36,6 +40,8 @@ public final class DnsjavaClient implements Dns {
     private static final Logger LOG = Logger.getLogger("portcullis.dns");
 
     private static final CallerThreadIo IO = new CallerThreadIo();
+    /** Set on a thread while {@link #start} tries lookups there from the cache alone. */
+    private static final ThreadLocal<Boolean> CACHE_ONLY = new ThreadLocal<>();
 
     private final Resolver resolver;
     private final Cache cache;
@@ -69,6 +75,22 @@ public final class DnsjavaClient implements Dns {
         @Override public CompletionStage<Message> sendAsync(Message query) { return sendAsync(query, Runnable::run); }
     }
 
+    @Override public <T> CompletableFuture<T> start(Supplier<T> lookups) {
+        if (cache == null) return Dns.async(lookups);
+        boolean nested = CACHE_ONLY.get() != null; // part of an outer try: its NotCached ends that try
+        if (!nested) CACHE_ONLY.set(Boolean.TRUE);
+        try {
+            return CompletableFuture.completedFuture(lookups.get());
+        } catch (NotCached e) {
+            if (nested) throw e;
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        } finally {
+            if (!nested) CACHE_ONLY.remove();
+        }
+        return Dns.async(lookups); // some answer must come from the network: wait for it on a thread of its own
+    }
+
     @Override public DnsAnswer<InetAddress> a(String name) {
         return query(name, Type.A, r -> ((ARecord) r).getAddress());
     }
@@ -100,6 +122,7 @@ public final class DnsjavaClient implements Dns {
     }
 
     private <T> DnsAnswer<T> query(Name name, int type, Function<Record, T> extract) {
+        if (CACHE_ONLY.get() != null && !cached(name, type)) throw NotCached.INSTANCE;
         Lookup lookup = new Lookup(name, type, DClass.IN);
         lookup.setResolver(resolver);
         lookup.setCache(cache); // null: a throw-away cache for this lookup alone
@@ -118,6 +141,15 @@ public final class DnsjavaClient implements Dns {
                 yield DnsAnswer.of(DnsAnswer.Status.TEMPFAIL);
             }
         };
+    }
+
+    /**
+     * Whether the cache holds the final answer (records, NXDOMAIN or NODATA) with the credibility a Lookup
+     * accepts; a CNAME is not final, as its target may have to be asked.
+     */
+    private boolean cached(Name name, int type) {
+        SetResponse sr = cache.lookupRecords(name, type, Credibility.NORMAL);
+        return sr.isSuccessful() || sr.isNXDOMAIN() || sr.isNXRRSET();
     }
 
     /**

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.Objects;
 import java.util.function.Supplier;
 import java.util.logging.Level;
@@ -87,11 +88,18 @@ public final class SpfEvaluator {
             return new SpfVerdict(o.result(), ev.explanation(o), o.reason(), id.domain());
         } catch (SpfException e) {
             return new SpfVerdict(e.result(), null, e.getMessage(), id.domain());
+        } catch (Dns.NotCached e) {
+            throw e; // Dns.start's cache-only try: not an error, the check is run again on its own thread
         } catch (RuntimeException e) {
             // a bug here or in the resolver: answer "try later", never a permanent rejection
             LOG.log(Level.WARNING, "SPF check of " + SpfVerdict.printable(id.domain(), 300) + " failed", e);
             return new SpfVerdict(SpfResult.TEMPERROR, null, "internal error: " + e, id.domain());
         }
+    }
+
+    /** {@link #check}, started with {@link Dns#start}: at once when the cache holds every answer it needs. */
+    public CompletableFuture<SpfVerdict> start(InetAddress ip, String mailFrom, String helo) {
+        return dns.start(() -> check(ip, mailFrom, helo));
     }
 
     /**

@@ -145,4 +145,16 @@ class SpfEvaluatorTest {
             assertNull(Ip.parseIp4(b), b);
         }
     }
+
+    /** start(): a check whose records are not cached yet is not an error of the cache-only try, and is run once more. */
+    @Test void startedCheckIsTheSameWhetherItsRecordsAreCachedOrNot() {
+        dns.txt("started.example.com", "v=spf1 include:inc.example.com -all").txt("inc.example.com", "v=spf1 ip4:192.0.2.0/24 -all");
+        var fresh = spf.start(client, "a@started.example.com", "h.example.com");
+        assertEquals(SpfResult.PASS, fresh.join().result(), "fresh.join(): " + fresh.join());
+        int asked = dns.queryCount();
+        var cached = spf.start(client, "a@started.example.com", "h.example.com");
+        assertEquals(true, cached.isDone());
+        assertEquals(SpfResult.PASS, cached.join().result());
+        assertEquals(asked, dns.queryCount());
+    }
 }

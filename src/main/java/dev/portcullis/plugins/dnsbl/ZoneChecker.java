@@ -78,7 +78,7 @@ final class ZoneChecker {
             p.health.put(zone, status);
             ZoneHealth.Status known = status.getNow(null);
             if (known != null && !known.usable()) continue; // known broken: do not even ask
-            p.queries.put(zone, Dns.async(() -> lookup(client, zone)));
+            p.queries.put(zone, dns.start(() -> lookup(client, zone)));
         }
         return p;
     }

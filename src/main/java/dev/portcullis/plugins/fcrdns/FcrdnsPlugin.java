@@ -76,7 +76,7 @@ public final class FcrdnsPlugin implements PreConnectHook, ConnectHook {
         Session session = ctx.session();
         if (policy.off() || CheckPolicy.exempt(session)) return;
         InetAddress client = session.remoteAddress();
-        session.notes().put(PENDING, new Pending(System.nanoTime(), Dns.async(() -> resolve(dns, client))));
+        session.notes().put(PENDING, new Pending(System.nanoTime(), dns.start(() -> resolve(dns, client))));
     }
 
     @Override public HookResult onConnect(ConnectContext ctx) {
@@ -152,7 +152,7 @@ public final class FcrdnsPlugin implements PreConnectHook, ConnectHook {
         // the first name is looked up on this thread, any others alongside on their own (most hosts have one)
         List<CompletableFuture<DnsAnswer<InetAddress>>> forward = new ArrayList<>();
         forward.add(null);
-        for (String n : names.subList(1, names.size())) forward.add(Dns.async(() -> dns.addresses(n, client)));
+        for (String n : names.subList(1, names.size())) forward.add(dns.start(() -> dns.addresses(n, client)));
         List<String> failed = new ArrayList<>();
         for (int i = 0; i < names.size(); i++) {
             DnsAnswer<InetAddress> a = i == 0 ? dns.addresses(names.getFirst(), client) : forward.get(i).join();

@@ -176,7 +176,7 @@ public final class HeloPlugin implements HeloHook {
      */
     private String resolves(String name) {
         try {
-            CompletableFuture<DnsAnswer<InetAddress>> aaaa = Dns.async(() -> dns.aaaa(name));
+            CompletableFuture<DnsAnswer<InetAddress>> aaaa = dns.start(() -> dns.aaaa(name));
             DnsAnswer<InetAddress> four = dns.a(name);
             if (four.found()) return null;
             DnsAnswer<InetAddress> six = aaaa.join();

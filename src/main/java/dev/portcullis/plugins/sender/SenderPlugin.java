@@ -52,7 +52,7 @@ public final class SenderPlugin implements PreMailHook, MailHook {
     @Override public void onPreMail(MailContext ctx) {
         String domain = checkedDomain(ctx);
         if (domain == null) return;
-        ctx.tx().notes().put(PENDING, new Pending(domain, Dns.async(() -> lookup(domain))));
+        ctx.tx().notes().put(PENDING, new Pending(domain, dns.start(() -> lookup(domain))));
     }
 
     @Override public HookResult onMail(MailContext ctx) {

@@ -1,6 +1,5 @@
 package dev.portcullis.plugins.spf;
 
-import dev.portcullis.dns.Dns;
 import dev.portcullis.hook.Action;
 import dev.portcullis.hook.CheckPolicy;
 import dev.portcullis.hook.DataPostContext;
@@ -56,7 +55,7 @@ public final class SpfPlugin implements PreMailHook, MailHook, DataPostHook {
         String helo = helo(ctx);
         String from = from(ctx);
         var client = ctx.session().remoteAddress();
-        ctx.tx().notes().put(PENDING, new Pending(from, helo, Dns.async(() -> evaluator.check(client, from, helo))));
+        ctx.tx().notes().put(PENDING, new Pending(from, helo, evaluator.start(client, from, helo)));
     }
 
     @Override public HookResult onMail(MailContext ctx) {
