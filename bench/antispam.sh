@@ -10,14 +10,16 @@ need_dns_tools() {
 }
 
 # --- DNS: dnsmasq on 127.0.0.1 --------------------------------------------------------------------
-# Authoritative-style answers for bench.test and in-addr.arpa only (--local: NXDOMAIN for unknown names
-# there, never forwarded; there is no upstream at all: --no-resolv, and anything else gets REFUSED).
+# An authoritative server for bench.test and 127.in-addr.arpa, as real zones are (--auth-zone): every
+# answer, NXDOMAIN included, carries the zone's TTL, and a negative answer the SOA that makes it cacheable
+# (RFC 2308), as a real DNSBL's does; --local answers would carry no SOA, so a resolver could never cache
+# "not listed". Nothing else is answered (REFUSED): there is no upstream at all (--no-resolv).
 dns_records=(
-  --host-record=client.bench.test,127.0.0.1        # A client.bench.test and PTR 1.0.0.127.in-addr.arpa (FCrDNS, HELO)
-  --address=/2.0.0.127.bl.bench.test/127.0.0.2     # DNSBL zone: the RFC 5782 test entry; 127.0.0.1 not listed
-  --address=/2.0.0.127.wl.bench.test/127.0.0.2     # DNSWL zone: likewise
-  --mx-host=bench.test,mx.bench.test,10            # sender: bench.test can receive mail
-  --address=/mx.bench.test/127.0.0.1
+  --host-record=client.bench.test,127.0.0.1          # A client.bench.test and PTR 1.0.0.127.in-addr.arpa (FCrDNS, HELO)
+  --host-record=2.0.0.127.bl.bench.test,127.0.0.2    # DNSBL zone: the RFC 5782 test entry; 127.0.0.1 not listed
+  --host-record=2.0.0.127.wl.bench.test,127.0.0.2    # DNSWL zone: likewise
+  --mx-host=bench.test,mx.bench.test,10              # sender: bench.test can receive mail
+  --host-record=mx.bench.test,127.0.0.1
   "--txt-record=bench.test,v=spf1 ip4:127.0.0.1 -all"   # SPF: 127.0.0.1 may send for bench.test
 )
 
@@ -32,7 +34,8 @@ start_dns() {
     dns_port="$(free_port)"
     bg_start dns "$dns_log" "$dnsmasq_bin" --keep-in-foreground --log-facility=- --conf-file=/dev/null \
       --pid-file="$dns_dir/dnsmasq.pid" --no-resolv --no-hosts --port="$dns_port" --listen-address=127.0.0.1 \
-      --bind-interfaces --local=/bench.test/ --local=/in-addr.arpa/ --local-ttl="$dns_ttl" "${dns_records[@]}"
+      --bind-interfaces --auth-server=ns.bench.test,127.0.0.1 --auth-zone=bench.test,127.0.0.0/8 \
+      --auth-ttl="$dns_ttl" "${dns_records[@]}"
     local deadline=$(( SECONDS + 10 ))
     while bg_running dns && (( SECONDS < deadline )); do
       dig_q client.bench.test A | grep -q 'status: ' && { log "dnsmasq on 127.0.0.1:$dns_port (pid ${bg_pid[dns]})"; return 0; }
@@ -69,6 +72,12 @@ verify_dns() {
   expect_dns bench.test MX NOERROR "10 mx.bench.test."               # sender
   expect_dns mx.bench.test A NOERROR 127.0.0.1
   expect_dns bench.test TXT NOERROR '"v=spf1 ip4:127.0.0.1 -all"'    # spf
+  # a negative answer carries the SOA whose minimum (the TTL) lets it be cached (RFC 2308 5)
+  if dig_q 1.0.0.127.bl.bench.test A +authority | grep -qE "^bench\.test\.[[:space:]]+$dns_ttl[[:space:]]+IN[[:space:]]+SOA[[:space:]].* $dns_ttl\$"; then
+    log "  ok  1.0.0.127.bl.bench.test A: NXDOMAIN with the zone's SOA, negative TTL ${dns_ttl}s"
+  else
+    log "  BAD 1.0.0.127.bl.bench.test A: no SOA with minimum $dns_ttl in the authority section"; dns_bad=1
+  fi
   (( dns_bad == 0 )) || { log "dnsmasq does not answer as intended: no run"; exit 1; }
 }
 
