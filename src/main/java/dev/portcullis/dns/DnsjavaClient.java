@@ -122,7 +122,7 @@ public final class DnsjavaClient implements Dns {
     }
 
     private <T> DnsAnswer<T> query(Name name, int type, Function<Record, T> extract) {
-        if (CACHE_ONLY.get() != null && !cached(name, type)) throw NotCached.INSTANCE;
+        if (CACHE_ONLY.get() != null && (cache == null || !cached(name, type))) throw NotCached.INSTANCE;
         Lookup lookup = new Lookup(name, type, DClass.IN);
         lookup.setResolver(resolver);
         lookup.setCache(cache); // null: a throw-away cache for this lookup alone

@@ -146,5 +146,8 @@ class DnsjavaClientTest {
         AtomicReference<Thread> ranOn = new AtomicReference<>();
         assertEquals(1, uncached.start(() -> { ranOn.set(Thread.currentThread()); return uncached.a("plain.test").records().size(); }).join());
         assertNotSame(Thread.currentThread(), ranOn.get());
+        // asked inside another client's cache-only try, it has no cache to answer from: the try ends, no error
+        client.a("plain.test");
+        assertEquals(1, client.start(() -> uncached.a("plain.test").records().size()).join());
     }
 }

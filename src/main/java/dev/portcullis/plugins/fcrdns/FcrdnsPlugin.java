@@ -139,7 +139,8 @@ public final class FcrdnsPlugin implements PreConnectHook, ConnectHook {
 
     /**
      * The FCrDNS procedure (RFC 8601 3, "iprev"): PTR names, then each name's addresses of the client's
-     * family, in parallel. Blocking; runs on its own virtual thread.
+     * family, in parallel. Blocking; started with {@link Dns#start} (from the cache at once, or on its own
+     * virtual thread).
      */
     static Outcome resolve(Dns dns, InetAddress client) {
         String ip = client.getHostAddress();
