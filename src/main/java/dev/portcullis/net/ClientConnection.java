@@ -11,28 +11,37 @@ import javax.net.ssl.SSLSocket;
 
 /**
  * An accepted client's TCP connection as a protocol session sees it: upgraded to TLS in place (STARTTLS,
- * STLS) or from the start on an implicit-TLS port, reads bounded by the socket's read timeout and writes by
- * the {@link WriteWatchdog}. Each protocol subclasses it only to present it through its own interface (SMTP's
- * Transport, POP3's Connection), which its tests implement in memory.
+ * STLS) or from the start on an implicit-TLS port, its reads and writes bounded by the {@link IoWatchdog}
+ * (reads under TLS by the socket's SO_TIMEOUT). Each protocol subclasses it only to present it through its
+ * own interface (SMTP's Transport, POP3's Connection), which its tests implement in memory.
  */
 public abstract class ClientConnection {
     private Socket socket;
     private final ServerTls tls;
+    private final IoWatchdog.Watch watch;
     private InputStream in;
-    private WriteWatchdog.Guarded out;
-    private long timeoutNanos;
+    private OutputStream out;
 
     /**
      * @param tls null when TLS is not to be offered (there is no certificate)
-     * @param writeTimeout the bound on writes until the session sets its own with {@link #readTimeout}
+     * @param timeout the bound on reads and writes until the session sets its own with {@link #readTimeout}
      */
-    protected ClientConnection(Socket socket, ServerTls tls, Duration writeTimeout) throws IOException {
+    protected ClientConnection(Socket socket, ServerTls tls, Duration timeout) throws IOException {
         this.socket = socket;
         this.tls = tls;
-        this.timeoutNanos = writeTimeout.toNanos();
-        this.in = socket.getInputStream();
-        this.out = new WriteWatchdog.Guarded(socket.getOutputStream(), socket, timeoutNanos);
+        this.watch = IoWatchdog.watch(socket, timeout.toNanos());
+        useStreams();
     }
+
+    private void useStreams() throws IOException {
+        boolean encrypted = isTls();
+        watch.boundReads(!encrypted);
+        socket.setSoTimeout(encrypted ? millis(watch.timeoutNanos()) : 0);
+        in = watch.input(socket.getInputStream());
+        out = watch.output(socket.getOutputStream());
+    }
+
+    private static int millis(long nanos) { return (int) Math.min(Integer.MAX_VALUE, Math.max(1, nanos / 1_000_000)); }
 
     public InputStream input() { return in; }
 
@@ -48,16 +57,32 @@ public abstract class ClientConnection {
 
     /** Performs the server side of a TLS handshake; afterwards input() and output() are the encrypted streams. */
     public void startTls() throws IOException {
+        // the handshake reads the socket itself, past the watched stream: SO_TIMEOUT bounds it
+        watch.boundReads(false);
+        socket.setSoTimeout(millis(watch.timeoutNanos()));
         socket = tls.upgradeServerSide(socket);
-        in = socket.getInputStream();
-        out = new WriteWatchdog.Guarded(socket.getOutputStream(), socket, timeoutNanos);
+        useStreams();
     }
 
-    /** Sets the read timeout and, through the watchdog, the same bound on writes. */
+    /**
+     * Bounds each read and write from now on. A read that waits longer fails with SocketTimeoutException and
+     * the connection takes no more input: what is left is to write a last reply and close.
+     */
     public void readTimeout(Duration timeout) throws IOException {
-        socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
-        timeoutNanos = timeout.toNanos();
-        out.timeout(timeoutNanos);
+        watch.timeout(timeout.toNanos());
+        if (isTls()) socket.setSoTimeout(millis(timeout.toNanos()));
+    }
+
+    /**
+     * Bounds the reads until called again with {@link Duration#ZERO} by {@code wait} instead, and a read that
+     * waits longer fails with SocketTimeoutException but leaves the connection usable: for watching whether a
+     * client talks first (earlytalker). A timed read costs a timer in the JDK's scheduler; a probe is one per
+     * connection at most.
+     */
+    public void probeTimeout(Duration wait) throws IOException {
+        boolean probing = !wait.isZero();
+        watch.boundReads(!probing && !isTls());
+        socket.setSoTimeout(probing ? millis(wait.toNanos()) : isTls() ? millis(watch.timeoutNanos()) : 0);
     }
 
     public void close() {

@@ -75,5 +75,6 @@ final class ScriptedTransport implements Transport {
     @Override public boolean canStartTls() { return false; }
     @Override public void startTls() { throw new UnsupportedOperationException(); }
     @Override public void readTimeout(Duration timeout) {}
+    @Override public void probeTimeout(Duration wait) {}
     @Override public void close() {}
 }

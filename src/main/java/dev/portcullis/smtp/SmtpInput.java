@@ -102,8 +102,8 @@ final class SmtpInput {
     }
 
     /**
-     * Waits until the client sends something (true) or {@code timeoutExpired} reports the read timed out
-     * (false). The caller sets the read timeout first. Data read is kept in the buffer.
+     * Waits until the client sends something (true) or the read times out (false). The caller sets the
+     * transport's probe timeout first. Data read is kept in the buffer.
      */
     boolean awaitInput() throws IOException {
         try {

@@ -110,10 +110,12 @@ public final class SmtpSession {
         if (wait.isZero() || wait.isNegative()) return in.hasBuffered();
         try {
             flush();
-            transport.readTimeout(wait);
-            boolean talked = in.awaitInput();
-            transport.readTimeout(service.limits().commandTimeout());
-            return talked;
+            transport.probeTimeout(wait);
+            try {
+                return in.awaitInput();
+            } finally {
+                transport.probeTimeout(java.time.Duration.ZERO);
+            }
         } catch (IOException e) {
             return true; // gone or broken: treat like a client that did not wait
         }

@@ -17,6 +17,15 @@ interface Transport extends Closeable {
     boolean canStartTls();
     /** Performs the server side of a TLS handshake; afterwards input() and output() are the encrypted streams. */
     void startTls() throws IOException;
+    /**
+     * Bounds each read and write from now on; a read that waits longer throws SocketTimeoutException, after
+     * which the session only writes its last reply.
+     */
     void readTimeout(Duration timeout) throws IOException;
+    /**
+     * Until called again with {@link Duration#ZERO}, a read waits at most {@code wait} and a read that times
+     * out leaves the connection usable (earlytalker's watch for a client that talks first).
+     */
+    void probeTimeout(Duration wait) throws IOException;
     @Override void close();
 }

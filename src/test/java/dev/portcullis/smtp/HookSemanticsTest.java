@@ -524,7 +524,8 @@ class HookSemanticsTest {
         SmtpKit.Run r = kit.send(EHLO, QUIT);
         assertEquals(Boolean.TRUE, talked.get());
         assertEquals(List.of("220", "250", "221 2.0.0"), r.codes(), "what was read while waiting is not lost");
-        assertEquals(List.of(Duration.ofSeconds(11), Duration.ofSeconds(3), Duration.ofSeconds(11)), r.transport.readTimeouts());
+        assertEquals(List.of(Duration.ofSeconds(11)), r.transport.readTimeouts());
+        assertEquals(List.of(Duration.ofSeconds(3), Duration.ZERO), r.transport.probeTimeouts(), "the probe's own bound, then none");
     }
 
     @Test
@@ -537,7 +538,8 @@ class HookSemanticsTest {
         SmtpKit.Run r = kit.run(MemoryTransport.of(MemoryTransport.SILENCE, EHLO, QUIT));
         assertEquals(Boolean.FALSE, talked.get());
         assertEquals(List.of("220", "250", "221 2.0.0"), r.codes());
-        assertEquals(List.of(Duration.ofSeconds(11), Duration.ofSeconds(3), Duration.ofSeconds(11)), r.transport.readTimeouts());
+        assertEquals(List.of(Duration.ofSeconds(11)), r.transport.readTimeouts());
+        assertEquals(List.of(Duration.ofSeconds(3), Duration.ZERO), r.transport.probeTimeouts(), "the probe's own bound, then none");
     }
 
     @Test

@@ -42,6 +42,7 @@ final class MemoryTransport implements Transport {
     private ClientStream tlsIn;
     private RecordingOutput tlsOut;
     private final List<Duration> readTimeouts = new ArrayList<>();
+    private final List<Duration> probeTimeouts = new ArrayList<>();
     private boolean closed;
     private boolean timeoutAtEnd;
 
@@ -124,6 +125,8 @@ final class MemoryTransport implements Transport {
 
     @Override public void readTimeout(Duration timeout) { readTimeouts.add(timeout); }
 
+    @Override public void probeTimeout(Duration wait) { probeTimeouts.add(wait); }
+
     @Override public void close() { closed = true; }
 
     // ---- what the test looks at -----------------------------------------------------------------
@@ -143,6 +146,8 @@ final class MemoryTransport implements Transport {
     int flushes() { return (plainOut != null ? plainOut : out).flushes; }
 
     List<Duration> readTimeouts() { return List.copyOf(readTimeouts); }
+
+    List<Duration> probeTimeouts() { return List.copyOf(probeTimeouts); }
 
     boolean closed() { return closed; }
 
