@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.xbill.DNS.Message;
 import org.xbill.DNS.io.IoClientFactory;
@@ -57,6 +58,7 @@ final class CallerThreadIo implements IoClientFactory, UdpIoClient, TcpIoClient 
                 ? idle.computeIfAbsent(remote, r -> new Idle(new ConcurrentLinkedQueue<>(), new AtomicInteger()))
                 : null;
         DatagramSocket socket = null;
+        ScheduledFuture<?> timer = null;
         boolean answered = false;
         try {
             socket = pool == null ? null : pool.sockets().poll();
@@ -65,10 +67,12 @@ final class CallerThreadIo implements IoClientFactory, UdpIoClient, TcpIoClient 
                 socket = new DatagramSocket(local); // null: any address, port 0
                 socket.connect(remote);
             }
+            long left = deadline - System.nanoTime();
+            if (left <= 0) throw new SocketTimeoutException("DNS query timed out");
+            timer = Deadlines.in(left, socket::close); // ends the receive (see Deadlines)
             socket.send(new DatagramPacket(data, data.length));
             byte[] buffer = new byte[Math.max(max, 512)];
             while (true) {
-                socket.setSoTimeout(remainingMillis(deadline));
                 DatagramPacket answer = new DatagramPacket(buffer, buffer.length);
                 socket.receive(answer);
                 if (answer.getLength() >= 2 && ((buffer[0] & 0xff) << 8 | (buffer[1] & 0xff)) == id) {
@@ -77,8 +81,12 @@ final class CallerThreadIo implements IoClientFactory, UdpIoClient, TcpIoClient 
                 }
             }
         } catch (IOException e) {
+            // nobody else closes a query's socket: closed means the deadline's timer did it
+            if (timer != null && socket.isClosed()) e = new SocketTimeoutException("DNS query timed out");
             return CompletableFuture.failedFuture(e);
         } finally {
+            // a timer that could not be cancelled has closed the socket, or is closing it
+            if (timer != null && !timer.cancel(false)) answered = false;
             if (socket != null) {
                 if (answered && pool != null && pool.count().incrementAndGet() <= MAX_IDLE) pool.sockets().add(socket);
                 else {

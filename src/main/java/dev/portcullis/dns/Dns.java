@@ -1,9 +1,14 @@
 package dev.portcullis.dns;
 
 import java.net.InetAddress;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 
 /**
@@ -44,6 +49,35 @@ public interface Dns {
      */
     default <T> CompletableFuture<T> start(Supplier<T> lookups) {
         return async(lookups);
+    }
+
+    /**
+     * The value of {@code started} once it completes, if that is by {@code deadlineNanos} (System.nanoTime):
+     * get(timeout) without a timed park (see {@link Deadlines}).
+     *
+     * @throws TimeoutException not complete by the deadline
+     * @throws ExecutionException {@code started} failed; the cause is its exception
+     */
+    static <T> T await(CompletableFuture<T> started, long deadlineNanos) throws TimeoutException, ExecutionException {
+        CompletableFuture<T> f = started;
+        ScheduledFuture<?> timer = null;
+        if (!f.isDone()) {
+            long left = deadlineNanos - System.nanoTime();
+            if (left <= 0) throw new TimeoutException();
+            CompletableFuture<T> copy = started.copy();
+            timer = Deadlines.in(left, () -> copy.completeExceptionally(new TimeoutException()));
+            f = copy;
+        }
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            if (f != started && e.getCause() instanceof TimeoutException t && !started.isDone()) throw t;
+            throw new ExecutionException(e.getCause());
+        } catch (CancellationException e) {
+            throw new ExecutionException(e);
+        } finally {
+            if (timer != null) timer.cancel(false);
+        }
     }
 
     /**

@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
@@ -133,13 +132,9 @@ final class ZoneChecker {
 
     /** The future's value, or null when it is not there by the deadline or failed. */
     private static <T> T await(CompletableFuture<T> f, long deadlineNanos) {
-        long left = Math.max(0, deadlineNanos - System.nanoTime());
         try {
-            return f.get(left, TimeUnit.NANOSECONDS);
+            return Dns.await(f, deadlineNanos);
         } catch (TimeoutException | ExecutionException e) {
-            return null;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
             return null;
         }
     }

@@ -25,7 +25,6 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
@@ -124,16 +123,12 @@ public final class FcrdnsPlugin implements PreConnectHook, ConnectHook {
     }
 
     private Outcome await(Pending p) {
-        long left = Math.max(0, p.startNanos() + timeout.toNanos() - System.nanoTime());
         try {
-            return p.outcome().get(left, TimeUnit.NANOSECONDS);
+            return Dns.await(p.outcome(), p.startNanos() + timeout.toNanos());
         } catch (TimeoutException e) {
             return new Outcome(Kind.DNS_ERROR, null, "no answer within " + timeout.toMillis() + "ms");
         } catch (ExecutionException e) {
             return new Outcome(Kind.DNS_ERROR, null, "lookup failed: " + e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return new Outcome(Kind.DNS_ERROR, null, "interrupted");
         }
     }
 
