@@ -16,7 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * <ul>
  * <li>Reads. With SO_TIMEOUT, every blocking read of a virtual thread is a timed park: a timer scheduled and
  * cancelled in the JDK's scheduler thread, which wakes up for each. At 20 busy sessions that thread took about
- * 10 % of the server's CPU and doubled the carriers' futex time (bench/README.md, "read timeouts"). Here a read
+ * 10 % of the server's CPU and doubled the carriers' futex time (bench/README.md, compare's Results). Here a read
  * only notes when it began; one that waits too long is ended by shutting the socket's input (shutdown
  * SHUT_RD wakes the reader with end-of-stream), which the stream reports as {@link SocketTimeoutException}.
  * The session can still write its last reply (421). TLS sockets keep SO_TIMEOUT for their reads: the
