@@ -16,6 +16,9 @@ import picocli.CommandLine.Command;
                 UserCommand.class, dev.portcullis.cli.SendmailCommand.class, dev.portcullis.cli.QueueCommand.class})
 public final class Main {
     public static void main(String[] args) {
+        // before anything logs: JUL reads this once, when its LogManager is first used
+        if (System.getProperty("java.util.logging.manager") == null)
+            System.setProperty("java.util.logging.manager", dev.portcullis.cli.ServerLogManager.class.getName());
         System.exit(run(args));
     }
 

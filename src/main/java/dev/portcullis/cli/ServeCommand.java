@@ -39,6 +39,7 @@ public final class ServeCommand implements Callable<Integer> {
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
+            Logging.flush();
             stopped.countDown();
         }));
         System.err.println("portcullis: serving " + cfg.hostname() + " on " + cfg.listeners().stream()

@@ -133,6 +133,10 @@ class CrashTest {
         }
         int exit = server.terminate(Duration.ofSeconds(15));
         assertTrue(exit == 0 || exit == 143, "exit code after SIGTERM: " + exit + "\n" + server.log());
+        // what the server logs while it stops reaches the log (JUL's own shutdown hook used to drop it):
+        // the spool's summary is the last line the stop writes
+        assertTrue(server.log().contains("spool: 1 message(s) committed in 1 fsync(s)"),
+                () -> "the stop's last line is missing:\n" + server.log());
         // the port is free again: a new server can take it at once
         server = ServerProcess.start(config, port, dir.resolve("server-term-2.log"), START);
         awaitDrained(dir.resolve("data"), Duration.ofSeconds(30));
