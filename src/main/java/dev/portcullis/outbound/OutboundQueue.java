@@ -50,6 +50,7 @@ import java.util.logging.Logger;
  *   delivered: the peer's 250 to "." -> markDone
  *   failed:    bounce stored in the spool -> markDone
  *   deferred:  state saved (a crash before that only means an earlier retry)
+ *   the last recipients of a message closed: remove, instead of markDone (removed() says why)
  * A done recipient is never tried again, before or after a restart.
  *
  * Scheduling: wake(entry) looks at an entry, dispatches its due recipients as jobs (one per destination and
@@ -293,18 +294,14 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
             Instant now = clock.instant();
             List<RecipientOutcome> failed = new ArrayList<>();
             List<RecipientOutcome> warn = new ArrayList<>();
+            List<Address> closedNow = new ArrayList<>(); // delivered, or bounced: done once recorded below
             for (RecipientOutcome o : outcomes) {
                 Address r = o.recipient();
                 RetryState old = e.state.get(r);
                 int attempts = (old == null ? 0 : old.attempts()) + 1;
                 switch (o.action()) {
                     case DELIVERED -> {
-                        try {
-                            spool.markDone(e.id, r);
-                        } catch (IOException ex) {
-                            // Delivered, but not recorded: it will be delivered again (a duplicate, never a loss).
-                            LOG.log(Level.WARNING, e.id + ": to=" + r + " delivered but not marked done: " + ex, ex);
-                        }
+                        closedNow.add(r);
                         e.state.remove(r);
                         log(e.id, o, "delivered", attempts, null);
                     }
@@ -330,7 +327,7 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
                 try {
                     bouncer.failed(env, failed, () -> spool.content(e.id));
                     for (RecipientOutcome f : failed) {
-                        spool.markDone(e.id, f.recipient());
+                        closedNow.add(f.recipient());
                         RetryState old = e.state.remove(f.recipient());
                         log(e.id, f, "bounced", (old == null ? 0 : old.attempts()) + 1, null);
                     }
@@ -359,6 +356,8 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
             }
             try {
                 Set<Address> done = spool.done(e.id);
+                if (e.inFlight.isEmpty() && allClosed(env, done, closedNow) && removed(e)) return;
+                for (Address r : closedNow) markDone(e.id, r);
                 e.state.keySet().removeIf(done::contains);
                 spool.saveRetryState(e.id, List.copyOf(e.state.values()));
             } catch (NoSuchFileException gone) {
@@ -368,6 +367,39 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
             }
         }
         wake(e);
+    }
+
+    private static boolean allClosed(Envelope env, Set<Address> done, List<Address> closedNow) {
+        for (Address r : env.recipients()) if (!done.contains(r) && !closedNow.contains(r)) return false;
+        return true;
+    }
+
+    /**
+     * The last job of a message closed its last recipients: the message leaves the queue at once. Marking
+     * them done first would only give a message still kept in memory its queue file, a .done file and their
+     * fsyncs, for remove() to unlink them a moment later; the journal's D record is what makes the removal
+     * durable, and a crash before it costs a duplicate, as after any delivery. False when the removal
+     * failed: the recipients are then marked done as usual.
+     */
+    private boolean removed(Entry e) {
+        try {
+            spool.remove(e.id);
+        } catch (IOException | RuntimeException ex) {
+            LOG.log(Level.WARNING, e.id + ": cannot remove from the queue, marking its recipients done: " + ex, ex);
+            return false;
+        }
+        LOG.info(() -> e.id + ": all recipients done, removed from the queue");
+        releaseEntry(e);
+        return true;
+    }
+
+    private void markDone(String id, Address r) {
+        try {
+            spool.markDone(id, r);
+        } catch (IOException ex) {
+            // Delivered or bounced, but not recorded: tried again (a duplicate, never a loss).
+            LOG.log(Level.WARNING, id + ": to=" + r + " done but not marked done: " + ex, ex);
+        }
     }
 
     private static void log(String id, RecipientOutcome o, String result, int attempts, Instant next) {

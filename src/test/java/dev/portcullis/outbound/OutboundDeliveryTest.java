@@ -112,6 +112,31 @@ class OutboundDeliveryTest {
         assertTrue(server.messages("alice").isEmpty(), "no bounce, no warning");
     }
 
+    /**
+     * A message relayed at once leaves the queue without a file of its own: it stays in memory from its 250
+     * to its removal (UnfiledMessages), with no queue file and no .done file written for a moment only to be
+     * unlinked. Seen through the queue folder's inotify events.
+     */
+    @Test void aMessageRelayedAtOnceIsNeverWrittenToTheQueueFolder() throws Exception {
+        SmtpSink sink = sink("127.0.0.2", "sink");
+        sink.start();
+        TestServer server = closing(server("a", "").start());
+        submit(server, "alice@example.test", List.of("warm@example.net"), "the first one warms the path up");
+        sink.await(1, WAIT);
+        server.awaitQueueEmpty(WAIT);
+        Path messages = server.dataDir().resolve("queue").resolve("messages");
+        try (java.nio.file.WatchService watch = messages.getFileSystem().newWatchService()) {
+            messages.register(watch, java.nio.file.StandardWatchEventKinds.ENTRY_CREATE);
+            String id = submit(server, "alice@example.test", List.of("x@example.net", "y@example.net"), "relayed at once");
+            assertEquals(2, sink.await(2, WAIT).size());
+            server.awaitQueueEmpty(WAIT);
+            List<String> created = new ArrayList<>();
+            java.nio.file.WatchKey key = watch.poll(500, java.util.concurrent.TimeUnit.MILLISECONDS);
+            if (key != null) for (var event : key.pollEvents()) created.add(String.valueOf(event.context()));
+            assertEquals(List.of(), created, "files created in the queue folder while " + id + " was relayed");
+        }
+    }
+
     @Test void aPermanentRefusalBouncesIntoTheLocalSendersMaildir() throws Exception {
         sink("127.0.0.2", "sink", "-B", "550 5.1.1 <x@example.net>: Recipient address rejected: User unknown", "-f", "RCPT").start();
         TestServer server = closing(server("a", "").start());
