@@ -9,18 +9,19 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Bounds how long a client connection's read or write may block, with one daemon thread for all of them
- * instead of a timer per operation (RFC 5321 4.5.3.2: the server's timeouts apply to both directions;
- * Postfix's smtpd_timeout covers writes too). The thread looks at every watched connection twice a
- * second, so a bound is kept to within half a second.
+ * Bounds how long a connection's read or write may block (a client's, or ours to a peer MTA), with one
+ * daemon thread for all of them instead of a timer per operation (RFC 5321 4.5.3.2: the server's timeouts
+ * apply to both directions; Postfix's smtpd_timeout covers writes too). The thread looks at every watched
+ * connection twice a second, so a bound is kept to within half a second.
  * <ul>
- * <li>Reads. With SO_TIMEOUT, every blocking read of a virtual thread is a timed park: a timer scheduled and
- * cancelled in the JDK's scheduler thread, which wakes up for each. At 20 busy sessions that thread took about
- * 10 % of the server's CPU and doubled the carriers' futex time (bench/README.md, compare's Results). Here a read
- * only notes when it began; one that waits too long is ended by shutting the socket's input (shutdown
- * SHUT_RD wakes the reader with end-of-stream), which the stream reports as {@link SocketTimeoutException}.
- * The session can still write its last reply (421). TLS sockets keep SO_TIMEOUT for their reads: the
- * SSLSocket's own shutdownInput takes the record lock that a blocked reader holds.</li>
+ * <li>Reads. With SO_TIMEOUT, every blocking read of a virtual thread is a timed park: a timer scheduled
+ * and cancelled in the JDK's scheduler thread, which wakes up for each. At 20 busy sessions that thread
+ * took about 10 % of the server's CPU and doubled the carriers' futex time (bench/README.md, compare's
+ * Results). Here a read only notes when it began; one that waits too long is ended by shutting the
+ * socket's input (shutdown SHUT_RD wakes the reader with end-of-stream), which the stream reports as
+ * {@link SocketTimeoutException}. A session can still write its last reply (421). TLS sockets keep
+ * SO_TIMEOUT for their reads: the SSLSocket's own shutdownInput takes the record lock a blocked reader
+ * holds.</li>
  * <li>Writes. SO_TIMEOUT covers reads only, so a client that pipelines commands (or asks for a large POP3
  * RETR) and never reads our replies would block its session in write() forever once the buffers fill. A
  * write stuck too long is ended by closing the socket; the write then fails and the session ends.</li>
@@ -47,7 +48,7 @@ public final class IoWatchdog {
     private IoWatchdog() {}
 
     /**
-     * Starts watching {@code tcp}, the accepted TCP socket (not a TLS layer over it), with {@code timeoutNanos}
+     * Starts watching {@code tcp}, the connection's TCP socket (not a TLS layer over it), with {@code timeoutNanos}
      * for reads and writes. The watch ends by itself once the socket is closed.
      */
     public static Watch watch(Socket tcp, long timeoutNanos) {

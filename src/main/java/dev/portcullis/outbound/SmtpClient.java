@@ -1,5 +1,6 @@
 package dev.portcullis.outbound;
 
+import dev.portcullis.net.IoWatchdog;
 import java.io.BufferedOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
@@ -16,9 +17,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLParameters;
@@ -34,9 +34,10 @@ import javax.net.ssl.SSLSocketFactory;
  * reply — is a ProtocolException (an IOException: the caller turns it into a temporary failure, never a
  * crash and never a permanent one, since we cannot tell what the peer meant).
  *
- * Timeouts (RFC 5321 4.5.3.2): reads use the socket timeout the caller sets per phase; writes cannot be
- * bounded by a socket timeout, so a watchdog closes the socket when a write outlives its deadline (a peer
- * that stops reading would otherwise hold a delivery thread forever).
+ * Timeouts (RFC 5321 4.5.3.2): reads are bounded by the timeout the caller sets per phase, kept by the
+ * IoWatchdog on a plain connection (no timer per read) and by the socket's SO_TIMEOUT under TLS; writes
+ * cannot be bounded by a socket timeout, so a watchdog closes the socket when a write outlives its deadline
+ * (a peer that stops reading would otherwise hold a delivery thread forever).
  *
  * The read buffer is our own, so after the 220 to STARTTLS we can see whether the server sent anything
  * more in plaintext: such bytes could only be an injection attempt and end the connection (RFC 3207 6).
@@ -46,11 +47,18 @@ final class SmtpClient implements Closeable {
     static final int MAX_LINE = 4096;   // 512 is the RFC's limit (4.5.3.1.5); be lenient, not unbounded
     static final int MAX_LINES = 200;
 
-    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "smtp-client-watchdog");
-        t.setDaemon(true);
-        return t;
-    });
+    private static final ScheduledThreadPoolExecutor WATCHDOG = watchdog();
+
+    /** Write alarms waiting in the watchdog's queue (for tests: a cancelled one must not stay there). */
+    static int pendingAlarms() { return WATCHDOG.getQueue().size(); }
+
+    private static ScheduledThreadPoolExecutor watchdog() {
+        var e = new ScheduledThreadPoolExecutor(1, r -> Thread.ofPlatform().daemon().name("smtp-client-watchdog").unstarted(r));
+        // a write that ends in time cancels its alarm: without this, every cancelled alarm (several per
+        // message, with its socket) would stay queued until its deadline, minutes later
+        e.setRemoveOnCancelPolicy(true);
+        return e;
+    }
 
     /** A reply we cannot parse, or a peer that broke the protocol. */
     static final class ProtocolException extends IOException {
@@ -68,9 +76,12 @@ final class SmtpClient implements Closeable {
     private boolean esmtp;
     private Map<String, String> extensions = Map.of();
 
-    private SmtpClient(InetSocketAddress address, String hostName, Socket socket) throws IOException {
+    private final IoWatchdog.Watch watch;
+
+    private SmtpClient(InetSocketAddress address, String hostName, Socket socket, Duration readTimeout) throws IOException {
         this.address = address;
         this.hostName = hostName;
+        this.watch = IoWatchdog.watch(socket, readTimeout.toNanos());
         use(socket);
     }
 
@@ -81,8 +92,7 @@ final class SmtpClient implements Closeable {
         try {
             s.connect(address, (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()));
             s.setTcpNoDelay(true);
-            s.setSoTimeout((int) Math.min(Integer.MAX_VALUE, readTimeout.toMillis()));
-            return new SmtpClient(address, hostName, s);
+            return new SmtpClient(address, hostName, s, readTimeout);
         } catch (IOException | RuntimeException e) {
             s.close();
             throw e;
@@ -91,9 +101,14 @@ final class SmtpClient implements Closeable {
 
     private void use(Socket s) throws IOException {
         socket = s;
-        in = s.getInputStream();
+        boolean encrypted = s instanceof SSLSocket;
+        watch.boundReads(!encrypted);
+        s.setSoTimeout(encrypted ? millis(watch.timeoutNanos()) : 0);
+        in = watch.input(s.getInputStream());
         out = new BufferedOutputStream(s.getOutputStream(), 64 * 1024);
     }
+
+    private static int millis(long nanos) { return (int) Math.min(Integer.MAX_VALUE, Math.max(1, nanos / 1_000_000)); }
 
     /** "mx.example.net[192.0.2.1]:25", for logs and DSNs. */
     String describe() {
@@ -108,7 +123,8 @@ final class SmtpClient implements Closeable {
     boolean isEsmtp() { return esmtp; }
 
     void readTimeout(Duration d) throws IOException {
-        socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, Math.max(1, d.toMillis())));
+        watch.timeout(d.toNanos());
+        if (socket instanceof SSLSocket) socket.setSoTimeout(millis(d.toNanos()));
     }
 
     // ---- commands -----------------------------------------------------------------------------------
@@ -194,7 +210,7 @@ final class SmtpClient implements Closeable {
     }
 
     void flush() throws IOException {
-        withWriteDeadline(Duration.ofMillis(Math.max(1, socket.getSoTimeout())), out::flush);
+        withWriteDeadline(Duration.ofNanos(watch.timeoutNanos()), out::flush);
     }
 
     /** Streams the message (converted by {@link MessageData}) and the final dot, bounded by {@code deadline}. */

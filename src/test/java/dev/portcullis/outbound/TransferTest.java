@@ -77,6 +77,33 @@ class TransferTest {
         peer = null;
     }
 
+    @Test void aPeerThatStopsAnsweringIsATemporaryFailureOnceTheCommandTimeoutPasses() throws Exception {
+        Function<String, String> normal = esmtp("", r -> "250 2.1.5 Ok\r\n");
+        peer = new ScriptedPeer("220 peer.test ESMTP\r\n", cmd -> cmd.startsWith("MAIL") ? null : normal.apply(cmd));
+        Transfer t = transfer(""); // command_timeout 2s
+        SmtpClient c = assertInstanceOf(Transfer.Connected.class, t.open("example.net")).client();
+        long start = System.nanoTime();
+        RecipientOutcome o = t.send(c, message(List.of(X), "Subject: hi\r\n\r\nbody\r\n")).outcomes().getFirst();
+        long waited = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        c.close();
+        assertEquals(Action.DELAYED, o.action(), o.toString());
+        assertTrue(o.status().startsWith("4."), o.toString());
+        assertTrue(waited >= 1900, "gave up after " + waited + " ms of a 2 s timeout");
+    }
+
+    @Test void theWriteAlarmOfAWriteThatEndedInTimeDoesNotStayQueued() throws Exception {
+        peer = new ScriptedPeer("220 peer.test ESMTP\r\n", esmtp("", r -> "250 2.1.5 Ok\r\n"));
+        Transfer t = transfer("");
+        SmtpClient c = assertInstanceOf(Transfer.Connected.class, t.open("example.net")).client();
+        for (int i = 0; i < 50; i++) {
+            assertEquals(Action.DELIVERED, t.send(c, message(List.of(X), "Subject: " + i + "\r\n\r\nbody\r\n")).outcomes().getFirst().action());
+            assertTrue(t.reset(c));
+        }
+        c.close();
+        // each transaction armed several alarms, minutes long; a cancelled one must leave the timer's queue
+        assertTrue(SmtpClient.pendingAlarms() < 10, "alarms still queued: " + SmtpClient.pendingAlarms());
+    }
+
     @Test void multiLineRepliesAndHeloFallback() throws Exception {
         peer = new ScriptedPeer("220-peer.test\r\n220-welcome\r\n220 ESMTP\r\n", cmd -> {
             if (cmd.startsWith("EHLO")) return "502 5.5.1 EHLO not implemented\r\n";
