@@ -27,6 +27,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
 import java.util.logging.Level;
@@ -58,7 +59,8 @@ import java.util.logging.Logger;
  * its destination's lane (the recipient domain, or one lane for the smarthost); a lane runs at most
  * max_connections_per_destination workers, all lanes together at most max_connections, each worker one
  * SMTP session that carries job after job (RSET between, at most MAX_PER_CONNECTION) while its lane has
- * work, paced by the lane's rate limit. When a destination that failed answers again, every recipient
+ * work, paced by the lane's rate limit, and keeps it IDLE_KEEP for the next job when the lane runs dry
+ * (unless every connection is in use and another lane waits). When a destination that failed answers again, every recipient
  * waiting for it is tried at once rather than at its scheduled time: the queue flows out as soon as the
  * peer is back. The queue tools' flush (retryNow) does the same for every entry and every destination.
  *
@@ -72,6 +74,12 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
     static final int MAX_PER_CONNECTION = 100;   // transactions per session, then a fresh one
     private static final Duration ERROR_RETRY = Duration.ofMinutes(1);
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
+    /**
+     * How long a worker keeps its session open for the lane's next job once the lane is empty (Postfix's
+     * connection cache keeps one 2 s): under a steady flow the next message usually comes within it, and
+     * a session that waits costs the peer one connection, where quitting costs a connect, EHLO and QUIT.
+     */
+    static final Duration IDLE_KEEP = Duration.ofSeconds(2);
 
     private final Config.Outbound settings;
     private final Spool spool;
@@ -455,6 +463,8 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
         final ArrayDeque<Job> jobs = new ArrayDeque<>();
         final RateLimiter rate = new RateLimiter(settings.rateMessages(), settings.ratePer());
         int active;
+        /** Workers keeping a session open for the next job, oldest first; each takes itself off when it wakes. */
+        final List<Thread> idle = new ArrayList<>();
         volatile boolean wasDown;
 
         Lane(String key) { this.key = key; }
@@ -462,7 +472,10 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
 
     private void dispatch(Job job) {
         synchronized (lanesLock) {
-            lanes.computeIfAbsent(job.lane, Lane::new).jobs.add(job);
+            Lane lane = lanes.computeIfAbsent(job.lane, Lane::new);
+            lane.jobs.add(job);
+            // the n-th waiting job is the n-th keeping worker's (one woken earlier may not have taken its job yet)
+            if (lane.jobs.size() <= lane.idle.size()) LockSupport.unpark(lane.idle.get(lane.jobs.size() - 1));
             pump();
         }
     }
@@ -470,9 +483,10 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
     /** Starts workers where jobs wait, within the limits. Called with lanesLock held. */
     private void pump() {
         if (closed) return;
+        boolean starved = false;
         for (Lane l : lanes.values()) {
-            while (!l.jobs.isEmpty() && l.active < settings.maxConnectionsPerDestination()
-                    && activeWorkers < settings.maxConnections()) {
+            // jobs that a worker keeping its session will take need no new worker
+            while (wantsWorker(l) && activeWorkers < settings.maxConnections()) {
                 l.active++;
                 activeWorkers++;
                 try {
@@ -484,8 +498,10 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
                     return;
                 }
             }
-            if (activeWorkers >= settings.maxConnections()) return;
+            if (wantsWorker(l)) starved = true; // only left wanting when every connection is taken
         }
+        // every connection is taken and a lane has jobs: the sessions kept for other lanes give way
+        if (starved) for (Lane l : lanes.values()) l.idle.forEach(LockSupport::unpark);
     }
 
     /** One worker: one SMTP session at a time to the lane's destination, job after job while there are any. */
@@ -495,10 +511,7 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
         Transfer.Unreachable down = null; // this destination failed during this run: don't knock again at once
         try {
             while (!closed) {
-                Job job;
-                synchronized (lanesLock) {
-                    job = lane.jobs.poll();
-                }
+                Job job = conn == null ? nextJob(lane) : nextJobKeeping(lane);
                 if (job == null) break;
                 List<RecipientOutcome> outcomes;
                 boolean reached = false;
@@ -561,6 +574,43 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
         }
     }
 
+    private Job nextJob(Lane lane) {
+        synchronized (lanesLock) {
+            return lane.jobs.poll();
+        }
+    }
+
+    /**
+     * The lane's next job, waiting up to IDLE_KEEP for one with the session open; null when none came,
+     * or when the session must give way (another lane has jobs and no connection is free) or we close.
+     */
+    private Job nextJobKeeping(Lane lane) {
+        Thread me = Thread.currentThread();
+        long until = System.nanoTime() + IDLE_KEEP.toNanos();
+        while (true) {
+            synchronized (lanesLock) {
+                lane.idle.remove(me);
+                Job job = lane.jobs.poll();
+                long left = until - System.nanoTime();
+                if (job != null || closed || left <= 0 || me.isInterrupted() || starvedByUs()) return job;
+                lane.idle.add(me);
+            }
+            LockSupport.parkNanos(until - System.nanoTime()); // dispatch, pump or close unpark us
+        }
+    }
+
+    /** Some lane could use another worker, and every connection is in use. With lanesLock held. */
+    private boolean starvedByUs() {
+        if (activeWorkers < settings.maxConnections()) return false;
+        for (Lane l : lanes.values()) if (wantsWorker(l)) return true;
+        return false;
+    }
+
+    /** Jobs that no worker keeping its session will take, and room for a worker in the lane's own limit. */
+    private boolean wantsWorker(Lane l) {
+        return l.jobs.size() > l.idle.size() && l.active < settings.maxConnectionsPerDestination();
+    }
+
     private void close(SmtpClient c) {
         open.remove(c);
         c.close();
@@ -597,6 +647,9 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
         if (closed) return;
         closed = true;
         timer.shutdownNow();
+        synchronized (lanesLock) {
+            for (Lane l : lanes.values()) l.idle.forEach(LockSupport::unpark);
+        }
         long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
         while (System.nanoTime() < deadline) {
             synchronized (lanesLock) {
