@@ -368,6 +368,30 @@ class OutboundDeliveryTest {
         assertEquals(1, sink.quits(), "and it ends with QUIT:\n" + sink.log());
     }
 
+    /**
+     * A kept session gives way when every connection is in use and another destination has mail: with one
+     * connection allowed, mail for a second domain goes out at once, not after the first session's keep.
+     */
+    @Test void aKeptSessionGivesWayToAnotherDestinationWhenNoConnectionIsFree() throws Exception {
+        dns.mx("example.org", 10, "mx.example.org").a("mx.example.org", "127.0.0.3");
+        SmtpSink first = sink("127.0.0.2", "first", "-c");
+        SmtpSink second = sink("127.0.0.3", "second", "-c");
+        first.start();
+        second.start();
+        TestServer server = closing(server("a", "max_connections = 1\n").start());
+        submit(server, "alice@example.test", List.of("a@example.net"), "to the first");
+        first.await(1, WAIT);
+        long start = System.nanoTime();
+        submit(server, "alice@example.test", List.of("b@example.org"), "to the second");
+        second.await(1, WAIT);
+        long took = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertTrue(took < OutboundQueue.IDLE_KEEP.toMillis(), "the second domain waited " + took + " ms");
+        server.awaitQueueEmpty(WAIT);
+        Thread.sleep(200); // the counters follow the QUIT
+        assertEquals(1, first.sessions(), "the first session ended to make room:\n" + first.log());
+        assertEquals(1, first.quits(), "with QUIT:\n" + first.log());
+    }
+
     @Test void everySessionEndsWithQuitEvenAtTheTransactionCap() throws Exception {
         SmtpSink sink = sink("127.0.0.2", "sink", "-c");
         TestServer server = closing(server("a", "max_connections_per_destination = 1\nretry_intervals = [\"2s\"]\n").start());
