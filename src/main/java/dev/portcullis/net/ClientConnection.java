@@ -34,14 +34,9 @@ public abstract class ClientConnection {
     }
 
     private void useStreams() throws IOException {
-        boolean encrypted = isTls();
-        watch.boundReads(!encrypted);
-        socket.setSoTimeout(encrypted ? millis(watch.timeoutNanos()) : 0);
-        in = watch.input(socket.getInputStream());
+        in = watch.use(socket);
         out = watch.output(socket.getOutputStream());
     }
-
-    private static int millis(long nanos) { return (int) Math.min(Integer.MAX_VALUE, Math.max(1, nanos / 1_000_000)); }
 
     public InputStream input() { return in; }
 
@@ -57,9 +52,7 @@ public abstract class ClientConnection {
 
     /** Performs the server side of a TLS handshake; afterwards input() and output() are the encrypted streams. */
     public void startTls() throws IOException {
-        // the handshake reads the socket itself, past the watched stream: SO_TIMEOUT bounds it
-        watch.boundReads(false);
-        socket.setSoTimeout(millis(watch.timeoutNanos()));
+        watch.handshaking();
         socket = tls.upgradeServerSide(socket);
         useStreams();
     }
@@ -70,7 +63,6 @@ public abstract class ClientConnection {
      */
     public void readTimeout(Duration timeout) throws IOException {
         watch.timeout(timeout.toNanos());
-        if (isTls()) socket.setSoTimeout(millis(timeout.toNanos()));
     }
 
     /**
@@ -80,9 +72,7 @@ public abstract class ClientConnection {
      * connection at most.
      */
     public void probeTimeout(Duration wait) throws IOException {
-        boolean probing = !wait.isZero();
-        watch.boundReads(!probing && !isTls());
-        socket.setSoTimeout(probing ? millis(wait.toNanos()) : isTls() ? millis(watch.timeoutNanos()) : 0);
+        watch.probe(wait);
     }
 
     public void close() {

@@ -5,8 +5,10 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import javax.net.ssl.SSLSocket;
 
 /**
  * Bounds how long a connection's read or write may block (a client's, or ours to a peer MTA), with one
@@ -60,9 +62,14 @@ public final class IoWatchdog {
     /** Connections being watched (for tests: a closed one must not stay here). */
     static int watched() { return WATCHED.size(); }
 
-    /** One connection: when its current read and write began, and its bound. */
+    /**
+     * One connection: when its current read and write began, and its bound. It also decides what bounds the
+     * reads: this watchdog on the plain socket, SO_TIMEOUT on a TLS layer over it, or a probe's SO_TIMEOUT.
+     */
     public static final class Watch {
         private final Socket tcp;
+        private volatile Socket current; // tcp, or the TLS layer over it
+        private volatile boolean probing;
         private volatile long timeoutNanos;
         private volatile boolean readsBounded = true;
         private volatile boolean readExpired;
@@ -71,19 +78,56 @@ public final class IoWatchdog {
 
         private Watch(Socket tcp, long timeoutNanos) {
             this.tcp = tcp;
+            this.current = tcp;
             this.timeoutNanos = timeoutNanos;
         }
 
+        /**
+         * Reads and writes go through {@code s} from now on (the TCP socket, or a TLS layer over it); returns
+         * its input stream, watched.
+         */
+        public InputStream use(Socket s) throws IOException {
+            current = s;
+            applyReadBound();
+            return new WatchedInput(s.getInputStream());
+        }
+
         /** A new bound for the reads and writes to come (sessions switch between command and data timeouts). */
-        public void timeout(long nanos) { timeoutNanos = nanos; }
+        public void timeout(long nanos) throws IOException {
+            timeoutNanos = nanos;
+            applyReadBound();
+        }
 
         public long timeoutNanos() { return timeoutNanos; }
 
-        /** False while something else bounds the reads (SO_TIMEOUT: under TLS, or during a probe). */
-        public void boundReads(boolean on) { readsBounded = on; }
+        /**
+         * Until called again with {@link Duration#ZERO}, reads wait at most {@code wait} (SO_TIMEOUT), and one
+         * that times out leaves the connection usable.
+         */
+        public void probe(Duration wait) throws IOException {
+            probing = !wait.isZero();
+            if (probing) {
+                readsBounded = false;
+                current.setSoTimeout(millis(wait.toNanos()));
+            } else {
+                applyReadBound();
+            }
+        }
 
-        /** {@code in} with its reads watched. */
-        public InputStream input(InputStream in) { return new WatchedInput(in); }
+        /** Before a TLS handshake, whose reads go to the socket past the watched stream: SO_TIMEOUT bounds them. */
+        public void handshaking() throws IOException {
+            readsBounded = false;
+            current.setSoTimeout(millis(timeoutNanos));
+        }
+
+        private void applyReadBound() throws IOException {
+            if (probing) return;
+            boolean tls = current instanceof SSLSocket;
+            readsBounded = !tls;
+            current.setSoTimeout(tls ? millis(timeoutNanos) : 0);
+        }
+
+        private static int millis(long nanos) { return (int) Math.min(Integer.MAX_VALUE, Math.max(1, nanos / 1_000_000)); }
 
         /** {@code out} with its writes watched. */
         public OutputStream output(OutputStream out) { return new WatchedOutput(out); }

@@ -101,14 +101,9 @@ final class SmtpClient implements Closeable {
 
     private void use(Socket s) throws IOException {
         socket = s;
-        boolean encrypted = s instanceof SSLSocket;
-        watch.boundReads(!encrypted);
-        s.setSoTimeout(encrypted ? millis(watch.timeoutNanos()) : 0);
-        in = watch.input(s.getInputStream());
+        in = watch.use(s);
         out = new BufferedOutputStream(s.getOutputStream(), 64 * 1024);
     }
-
-    private static int millis(long nanos) { return (int) Math.min(Integer.MAX_VALUE, Math.max(1, nanos / 1_000_000)); }
 
     /** "mx.example.net[192.0.2.1]:25", for logs and DSNs. */
     String describe() {
@@ -124,7 +119,6 @@ final class SmtpClient implements Closeable {
 
     void readTimeout(Duration d) throws IOException {
         watch.timeout(d.toNanos());
-        if (socket instanceof SSLSocket) socket.setSoTimeout(millis(d.toNanos()));
     }
 
     // ---- commands -----------------------------------------------------------------------------------
