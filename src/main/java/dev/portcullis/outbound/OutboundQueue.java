@@ -511,7 +511,8 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
         Transfer.Unreachable down = null; // this destination failed during this run: don't knock again at once
         try {
             while (!closed) {
-                Job job = conn == null ? nextJob(lane) : nextJobKeeping(lane);
+                // a session at its transaction cap is quit before the next job anyway: not worth keeping
+                Job job = conn == null || sent >= MAX_PER_CONNECTION ? nextJob(lane) : nextJobKeeping(lane);
                 if (job == null) break;
                 List<RecipientOutcome> outcomes;
                 boolean reached = false;
