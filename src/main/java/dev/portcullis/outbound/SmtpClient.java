@@ -17,9 +17,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
@@ -34,10 +31,11 @@ import javax.net.ssl.SSLSocketFactory;
  * reply — is a ProtocolException (an IOException: the caller turns it into a temporary failure, never a
  * crash and never a permanent one, since we cannot tell what the peer meant).
  *
- * Timeouts (RFC 5321 4.5.3.2): reads are bounded by the timeout the caller sets per phase, kept by the
- * IoWatchdog on a plain connection (no timer per read) and by the socket's SO_TIMEOUT under TLS; writes
- * cannot be bounded by a socket timeout, so a watchdog closes the socket when a write outlives its deadline
- * (a peer that stops reading would otherwise hold a delivery thread forever).
+ * Timeouts (RFC 5321 4.5.3.2): reads and writes are bounded by the timeout the caller sets per phase,
+ * kept by the IoWatchdog without a timer per operation (reads under TLS by the socket's SO_TIMEOUT). A
+ * write that outlives it closes the socket: a peer that stops reading would otherwise hold a delivery
+ * thread forever. The message itself is written under the data timeout, each write bounded on its own
+ * (4.5.3.2.5: "each TCP SEND call transmitting a chunk of data").
  *
  * The read buffer is our own, so after the 220 to STARTTLS we can see whether the server sent anything
  * more in plaintext: such bytes could only be an injection attempt and end the connection (RFC 3207 6).
@@ -46,19 +44,6 @@ final class SmtpClient implements Closeable {
 
     static final int MAX_LINE = 4096;   // 512 is the RFC's limit (4.5.3.1.5); be lenient, not unbounded
     static final int MAX_LINES = 200;
-
-    private static final ScheduledThreadPoolExecutor WATCHDOG = watchdog();
-
-    /** Write alarms waiting in the watchdog's queue (for tests: a cancelled one must not stay there). */
-    static int pendingAlarms() { return WATCHDOG.getQueue().size(); }
-
-    private static ScheduledThreadPoolExecutor watchdog() {
-        var e = new ScheduledThreadPoolExecutor(1, r -> Thread.ofPlatform().daemon().name("smtp-client-watchdog").unstarted(r));
-        // a write that ends in time cancels its alarm: without this, every cancelled alarm (several per
-        // message, with its socket) would stay queued until its deadline, minutes later
-        e.setRemoveOnCancelPolicy(true);
-        return e;
-    }
 
     /** A reply we cannot parse, or a peer that broke the protocol. */
     static final class ProtocolException extends IOException {
@@ -102,7 +87,7 @@ final class SmtpClient implements Closeable {
     private void use(Socket s) throws IOException {
         socket = s;
         in = watch.use(s);
-        out = new BufferedOutputStream(s.getOutputStream(), 64 * 1024);
+        out = new BufferedOutputStream(watch.output(s.getOutputStream()), 64 * 1024);
     }
 
     /** "mx.example.net[192.0.2.1]:25", for logs and DSNs. */
@@ -203,16 +188,13 @@ final class SmtpClient implements Closeable {
         out.write('\n');
     }
 
-    void flush() throws IOException {
-        withWriteDeadline(Duration.ofNanos(watch.timeoutNanos()), out::flush);
-    }
+    void flush() throws IOException { out.flush(); }
 
-    /** Streams the message (converted by {@link MessageData}) and the final dot, bounded by {@code deadline}. */
-    void sendData(InputStream content, Duration deadline) throws IOException {
-        withWriteDeadline(deadline, () -> {
-            MessageData.write(content, out);
-            out.flush();
-        });
+    /** Streams the message (converted by {@link MessageData}) and the final dot, each write bounded by {@code timeout}. */
+    void sendData(InputStream content, Duration timeout) throws IOException {
+        watch.timeout(timeout.toNanos());
+        MessageData.write(content, out);
+        out.flush();
     }
 
     void quit() {
@@ -292,24 +274,6 @@ final class SmtpClient implements Closeable {
     }
 
     // ---- helpers ------------------------------------------------------------------------------------
-
-    interface IoAction { void run() throws IOException; }
-
-    private void withWriteDeadline(Duration deadline, IoAction action) throws IOException {
-        Socket s = socket;
-        ScheduledFuture<?> alarm = WATCHDOG.schedule(() -> {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // closing is the point
-            }
-        }, Math.max(1, deadline.toMillis()), TimeUnit.MILLISECONDS);
-        try {
-            action.run();
-        } finally {
-            alarm.cancel(false);
-        }
-    }
 
     static boolean isIpLiteral(String host) {
         return dev.portcullis.net.IpLiteral.parse(host) != null;
