@@ -15,6 +15,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -23,6 +24,8 @@ import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
@@ -33,10 +36,13 @@ import java.util.regex.Pattern;
  *
  * Invariants:
  * <ul>
- * <li>No cache: every read is one SELECT on the file, so a change committed by the command is seen by the
- *     server's next read. A read is one statement (joins, no second query), so it sees one consistent
- *     snapshot; a change is one {@code BEGIN IMMEDIATE} transaction, so two processes never interleave.
- *     Reads cost microseconds (one indexed lookup per RCPT or AUTH), far below one Argon2 hash.</li>
+ * <li>A change committed by the command is seen by the server's next read. Lookups by name and address
+ *     are kept in memory only as long as the database's wal-index header ({@link WalIndexHeader}) stays
+ *     what it was when they were made: any commit, by any process, changes it and drops them all. So an
+ *     RCPT and the delivery after it cost a memory read instead of a query each (two queries were about a
+ *     tenth of the server's CPU per message in bench/compare's reused-connection cells). A read is one
+ *     statement (joins, no second query), so it sees one consistent snapshot; a change is one
+ *     {@code BEGIN IMMEDIATE} transaction, so two processes never interleave.</li>
  * <li>Names are mailbox names, {@code [a-z0-9][a-z0-9._-]*}, at most 64 characters (the rule of [local] users).
  *     Addresses are stored lower-case, each owned by one account, and always in a local domain.</li>
  * <li>{@link #verify} spends one Argon2id computation whether or not the name exists (RFC 4954 section 9
@@ -68,6 +74,14 @@ public final class SqliteAccounts implements Accounts, AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     /** The reads' statements, prepared once: parsing the SQL cost more than running it. Guarded by lock. */
     private final Map<String, PreparedStatement> reads = new java.util.HashMap<>();
+    /** Null when the database has no wal-index to watch: then every lookup is a query. */
+    private final WalIndexHeader walIndex;
+    /** Lookups made under one wal-index header; replaced as a whole when the header changes. */
+    private record Lookups(byte[] header, ConcurrentHashMap<String, Optional<Account>> answers) {}
+    /** Bounds the memory an address-guessing client can fill: past it the answers start over. */
+    private static final int MAX_KEPT = 10_000;
+    private volatile Lookups lookups = new Lookups(new byte[0], new ConcurrentHashMap<>());
+    private final AtomicLong queries = new AtomicLong();
 
     /** The accounts of a data folder, with its configured local domains. */
     public static SqliteAccounts open(Path dataDir, List<String> localDomains) {
@@ -103,6 +117,7 @@ public final class SqliteAccounts implements Accounts, AutoCloseable {
                 s.execute("PRAGMA user_version=" + SCHEMA_VERSION);
             }
             this.db = c;
+            this.walIndex = WalIndexHeader.of(file);
         } catch (SQLException e) {
             if (c != null) try { c.close(); } catch (SQLException ignored) { /* reporting the first error */ }
             throw new IllegalStateException("cannot open accounts database " + file + ": " + e.getMessage(), e);
@@ -134,15 +149,39 @@ public final class SqliteAccounts implements Accounts, AutoCloseable {
 
     @Override public Optional<Account> find(String name) {
         if (!validName(name)) return Optional.empty();
-        return locked(() -> first(query(SELECT + "WHERE a.name = ? ORDER BY d.address", name)));
+        return kept("n:" + name, () -> first(query(SELECT + "WHERE a.name = ? ORDER BY d.address", name)));
     }
 
     @Override public Optional<Account> byAddress(String address) {
         if (address == null) return Optional.empty();
         String a = address.toLowerCase(Locale.ROOT);
-        return locked(() -> first(query(SELECT + "WHERE a.name = (SELECT name FROM addresses WHERE address = ?) "
+        return kept("a:" + a, () -> first(query(SELECT + "WHERE a.name = (SELECT name FROM addresses WHERE address = ?) "
                 + "ORDER BY d.address", a)));
     }
+
+    /**
+     * The answer kept for {@code key} while the wal-index header is unchanged, else a fresh one. The header is
+     * read before the query: a commit after that read changes it, so an answer it made stale is not used.
+     */
+    private Optional<Account> kept(String key, Work<Optional<Account>> query) {
+        if (walIndex == null) return locked(query);
+        byte[] header = walIndex.read();
+        Lookups current = lookups;
+        if (Arrays.equals(header, current.header())) {
+            Optional<Account> known = current.answers().get(key);
+            if (known != null) return known;
+        }
+        if (!Arrays.equals(header, current.header()) || current.answers().size() >= MAX_KEPT) {
+            current = new Lookups(header, new ConcurrentHashMap<>());
+            lookups = current;
+        }
+        Optional<Account> answer = locked(query);
+        current.answers().put(key, answer);
+        return answer;
+    }
+
+    /** Queries run so far (tests: a repeated lookup must not run one). */
+    long queries() { return queries.get(); }
 
     @Override public List<Account> list() {
         return locked(() -> query(SELECT + "ORDER BY a.name, d.address"));
@@ -156,6 +195,7 @@ public final class SqliteAccounts implements Accounts, AutoCloseable {
     private List<Account> query(String sql, String... args) throws SQLException {
         Map<String, String[]> rows = new LinkedHashMap<>();
         Map<String, List<String>> addresses = new LinkedHashMap<>();
+        queries.incrementAndGet();
         PreparedStatement q = reads.get(sql);
         if (q == null) reads.put(sql, q = db.prepareStatement(sql));
         for (int i = 0; i < args.length; i++) q.setString(i + 1, args[i]);

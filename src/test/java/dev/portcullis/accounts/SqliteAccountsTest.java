@@ -190,6 +190,55 @@ class SqliteAccountsTest {
         }
     }
 
+    /** The server's lookups for each RCPT and delivery: answered from memory until something commits. */
+    @Test void aRepeatedLookupRunsNoQueryUntilSomethingIsCommitted() {
+        accounts.add("alice", pw("x"), List.of("alice@example.test"));
+        try (SqliteAccounts server = new SqliteAccounts(file, DOMAINS, CLOCK)) {
+            long before = server.queries();
+            for (int i = 0; i < 5; i++) {
+                assertEquals(Optional.of("alice"), server.byAddress("Alice@example.test").map(Account::name));
+                assertEquals(Optional.empty(), server.byAddress("nobody@example.test"));
+                assertFalse(server.find("alice").orElseThrow().held());
+            }
+            assertEquals(3, server.queries() - before, "one query per distinct lookup");
+            accounts.setHeld("alice", "review");   // another connection commits
+            assertTrue(server.find("alice").orElseThrow().held());
+            assertTrue(server.byAddress("alice@example.test").orElseThrow().held());
+            assertEquals(5, server.queries() - before, "the commit dropped what was kept");
+        }
+    }
+
+    /** The real case: `portcullis user` is another process, which shares only the file with the server. */
+    @Test void aChangeByAnotherProcessIsSeenAtTheNextLookup() throws Exception {
+        try (SqliteAccounts server = new SqliteAccounts(file, DOMAINS, CLOCK)) {
+            assertEquals(Optional.empty(), server.byAddress("bob@example.test"));
+            assertEquals(Optional.empty(), server.byAddress("bob@example.test"));   // now kept
+            inAnotherProcess("add", "bob");
+            assertEquals(Optional.of("bob"), server.byAddress("bob@example.test").map(Account::name));
+            inAnotherProcess("delete", "bob");
+            assertEquals(Optional.empty(), server.byAddress("bob@example.test"));
+        }
+    }
+
+    private void inAnotherProcess(String change, String name) throws Exception {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), OtherProcess.class.getName(),
+                file.toString(), change, name).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the other process did not end");
+        assertEquals(0, p.exitValue(), output);
+    }
+
+    /** The other process: opens the file and makes one change, as `portcullis user add/delete` does. */
+    static final class OtherProcess {
+        public static void main(String[] args) {
+            try (SqliteAccounts a = new SqliteAccounts(Path.of(args[0]), DOMAINS)) {
+                if (args[1].equals("add")) a.add(args[2], pw("x"), List.of());
+                else a.delete(args[2]);
+            }
+        }
+    }
+
     @Test void theFileKeepsAccountsAcrossReopeningAndIsPrivate() throws Exception {
         accounts.add("alice", pw("x"), List.of());
         accounts.close();
