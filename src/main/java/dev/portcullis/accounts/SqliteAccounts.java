@@ -40,7 +40,7 @@ import java.util.regex.Pattern;
  *     are kept in memory only as long as the database's wal-index header ({@link WalIndexHeader}) stays
  *     what it was when they were made: any commit, by any process, changes it and drops them all. So an
  *     RCPT and the delivery after it cost a memory read instead of a query each (two queries were about a
- *     tenth of the server's CPU per message in bench/compare's reused-connection cells). A read is one
+ *     tenth of the server's CPU per message at 20 sessions with reused connections, bench/README.md). A read is one
  *     statement (joins, no second query), so it sees one consistent snapshot; a change is one
  *     {@code BEGIN IMMEDIATE} transaction, so two processes never interleave.</li>
  * <li>Names are mailbox names, {@code [a-z0-9][a-z0-9._-]*}, at most 64 characters (the rule of [local] users).
