@@ -63,21 +63,21 @@ final class SmtpClient implements Closeable {
 
     private final IoWatchdog.Watch watch;
 
-    private SmtpClient(InetSocketAddress address, String hostName, Socket socket, Duration readTimeout) throws IOException {
+    private SmtpClient(InetSocketAddress address, String hostName, Socket socket, Duration timeout) throws IOException {
         this.address = address;
         this.hostName = hostName;
-        this.watch = IoWatchdog.watch(socket, readTimeout.toNanos());
+        this.watch = IoWatchdog.watch(socket, timeout.toNanos());
         use(socket);
     }
 
     /** Opens a TCP connection (does not read the greeting). */
-    static SmtpClient connect(InetSocketAddress address, String hostName, Duration connectTimeout, Duration readTimeout)
+    static SmtpClient connect(InetSocketAddress address, String hostName, Duration connectTimeout, Duration timeout)
             throws IOException {
         Socket s = new Socket();
         try {
             s.connect(address, (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()));
             s.setTcpNoDelay(true);
-            return new SmtpClient(address, hostName, s, readTimeout);
+            return new SmtpClient(address, hostName, s, timeout);
         } catch (IOException | RuntimeException e) {
             s.close();
             throw e;
@@ -102,7 +102,8 @@ final class SmtpClient implements Closeable {
 
     boolean isEsmtp() { return esmtp; }
 
-    void readTimeout(Duration d) throws IOException {
+    /** The bound for each read and write from now on (the phase's timeout: command, or data and its reply). */
+    void timeout(Duration d) throws IOException {
         watch.timeout(d.toNanos());
     }
 
@@ -190,16 +191,15 @@ final class SmtpClient implements Closeable {
 
     void flush() throws IOException { out.flush(); }
 
-    /** Streams the message (converted by {@link MessageData}) and the final dot, each write bounded by {@code timeout}. */
-    void sendData(InputStream content, Duration timeout) throws IOException {
-        watch.timeout(timeout.toNanos());
+    /** Streams the message (converted by {@link MessageData}) and the final dot, each write bounded by {@link #timeout}. */
+    void sendData(InputStream content) throws IOException {
         MessageData.write(content, out);
         out.flush();
     }
 
     void quit() {
         try {
-            readTimeout(Duration.ofSeconds(5));
+            timeout(Duration.ofSeconds(5));
             command("QUIT");
         } catch (IOException | RuntimeException ignored) {
             // leaving anyway

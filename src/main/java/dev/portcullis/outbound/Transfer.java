@@ -123,7 +123,7 @@ final class Transfer {
                     if (settings.tls().equals("required")) return fail(c, "4.7.10", "STARTTLS", start);
                     // opportunistic: the session goes on in plaintext, as RFC 3207 4.1 allows
                 } else {
-                    c.readTimeout(settings.commandTimeout());
+                    c.timeout(settings.commandTimeout());
                     Reply again = c.ehlo(settings.heloName());
                     if (!again.positive()) return fail(c, "4.4.1", "EHLO after STARTTLS", again);
                 }
@@ -223,7 +223,7 @@ final class Transfer {
         boolean pipelining = c.offers("PIPELINING");
         List<Address> accepted = new ArrayList<>();
         try {
-            c.readTimeout(settings.commandTimeout());
+            c.timeout(settings.commandTimeout());
             Reply mailReply;
             List<Reply> rcptReplies = new ArrayList<>();
             Reply dataReply = null;
@@ -262,10 +262,11 @@ final class Transfer {
                             : new RecipientOutcome(r, Action.DELAYED, "4.5.0", mta, refusal.diagnostic() + " (unexpected reply to DATA)"));
                 return new Result(ordered(m, outcomes), refusal.code() / 100 >= 4);
             }
+            // RFC 5321 4.5.3.2.5 and .6: the data timeout for each write of the message and for the reply to "."
+            c.timeout(settings.dataTimeout());
             try (InputStream content = m.content().open()) {
-                c.sendData(content, settings.dataTimeout());
+                c.sendData(content);
             }
-            c.readTimeout(settings.dataTimeout()); // RFC 5321 4.5.3.2.6: 10 minutes for the reply to "."
             Reply end = c.read();
             for (Address r : accepted) outcomes.put(r, fromReply(r, end, mta));
             return new Result(ordered(m, outcomes), true);
@@ -284,7 +285,7 @@ final class Transfer {
     /** RSET between two transactions on one session (RFC 5321 4.1.1.5). */
     boolean reset(SmtpClient c) {
         try {
-            c.readTimeout(settings.commandTimeout());
+            c.timeout(settings.commandTimeout());
             return c.command("RSET").positive();
         } catch (IOException e) {
             return false;
