@@ -167,11 +167,10 @@ public final class SqliteAccounts implements Accounts, AutoCloseable {
         if (walIndex == null) return locked(query);
         byte[] header = walIndex.read();
         Lookups current = lookups;
-        if (Arrays.equals(header, current.header())) {
-            Optional<Account> known = current.answers().get(key);
-            if (known != null) return known;
-        }
-        if (!Arrays.equals(header, current.header()) || current.answers().size() >= MAX_KEPT) {
+        boolean unchanged = Arrays.equals(header, current.header());
+        Optional<Account> known = unchanged ? current.answers().get(key) : null;
+        if (known != null) return known;
+        if (!unchanged || current.answers().size() >= MAX_KEPT) {
             current = new Lookups(header, new ConcurrentHashMap<>());
             lookups = current;
         }
