@@ -144,6 +144,7 @@ final class EnvelopeFormat {
 
     static String token(String s) throws CharacterCodingException {
         if (s == null) return NULL;
+        if (allSafe(s)) return VALUE + s;   // the usual case (ids, domains, plain addresses): nothing to encode
         ByteBuffer utf8 = StandardCharsets.UTF_8.newEncoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT)
@@ -181,6 +182,11 @@ final class EnvelopeFormat {
         } catch (CharacterCodingException ex) {
             throw corrupt(queueId, "invalid UTF-8 in a token");
         }
+    }
+
+    private static boolean allSafe(String s) {
+        for (int i = 0; i < s.length(); i++) if (!safe(s.charAt(i))) return false;
+        return true;
     }
 
     private static boolean safe(int b) {
