@@ -119,11 +119,21 @@ public final class LineInput {
     /** Consumes the next octet. */
     public void skip() { pos++; }
 
-    /** Consumes the buffered octets up to (not including) the next CR or LF or the end of the buffer into {@code out}. */
-    public void copyUntilLineEnd(Sink out) {
-        int start = pos;
-        while (pos < limit && buf[pos] != '\r' && buf[pos] != '\n') pos++;
-        out.append(buf, start, pos - start);
+    /**
+     * Consumes buffered content lines into {@code out} in one piece, up to (not including) the first CR or
+     * LF the caller must look at itself: a bare one, or the CR of a CRLF whose next line is not buffered yet
+     * or starts with a dot (dot-stuffing, or the end of DATA). Without any, it consumes the whole buffer.
+     * Copying whole lines at once instead of a line at a time: DATA framing does not stop per line.
+     */
+    public void copyLines(Sink out) {
+        int start = pos, i = pos;
+        while (true) {
+            i = ByteScan.lineBreak(buf, i, limit);
+            if (i + 2 < limit && buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] != '.') i += 2;
+            else break;
+        }
+        out.append(buf, start, i - start);
+        pos = i;
     }
 
     /** Consumes up to {@code max} buffered octets into {@code out}; returns how many. */

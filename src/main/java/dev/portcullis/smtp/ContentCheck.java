@@ -1,5 +1,7 @@
 package dev.portcullis.smtp;
 
+import dev.portcullis.net.ByteScan;
+
 /**
  * What the content rules need to know about a received message, found in one pass: whether every line
  * ends in CRLF (BDAT content is not framed by lines, so it can carry bare CR/LF), the longest line, and
@@ -12,7 +14,8 @@ record ContentCheck(boolean bareLineEnding, boolean nul, int longestLine, int re
         int longest = 0, received = 0;
         boolean inHeader = true;
         int lineStart = 0;
-        for (int i = 0; i < len; i++) {
+        // from one CR, LF or NUL to the next: the octets between them need no look (ByteScan says why)
+        for (int i = ByteScan.lineBreakOrNul(b, 0, len); i < len; i = ByteScan.lineBreakOrNul(b, i + 1, len)) {
             byte c = b[i];
             if (c == '\r') {
                 if (i + 1 >= len || b[i + 1] != '\n') { bare = true; continue; }
@@ -26,7 +29,7 @@ record ContentCheck(boolean bareLineEnding, boolean nul, int longestLine, int re
                 lineStart = i + 1;
             } else if (c == '\n') {
                 bare = true;
-            } else if (c == 0) {
+            } else {
                 nul = true;
             }
         }

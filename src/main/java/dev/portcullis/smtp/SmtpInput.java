@@ -73,7 +73,7 @@ final class SmtpInput {
                     return DataEnd.BARE_LINE_ENDING;
                 }
                 case IN_LINE -> {
-                    in.copyUntilLineEnd(sink);
+                    in.copyLines(sink);
                     if (in.hasBuffered()) {
                         if (in.peek() == '\n') return DataEnd.BARE_LINE_ENDING;
                         in.skip();

@@ -72,4 +72,43 @@ class ContentCheckTest {
         assertTrue(c.bareLineEnding());
         assertEquals(0, c.receivedHeaders());
     }
+
+    /** The scan as it was, one octet at a time: the reference the word-at-a-time scan must agree with. */
+    private static ContentCheck octetByOctet(byte[] b, int len) {
+        boolean bare = false, nul = false, inHeader = true;
+        int longest = 0, received = 0, lineStart = 0;
+        for (int i = 0; i < len; i++) {
+            byte c = b[i];
+            if (c == '\r') {
+                if (i + 1 >= len || b[i + 1] != '\n') { bare = true; continue; }
+                longest = Math.max(longest, i - lineStart + 2);
+                if (inHeader) {
+                    if (i == lineStart) inHeader = false;
+                    else if (new String(b, lineStart, i - lineStart, StandardCharsets.ISO_8859_1).toLowerCase(java.util.Locale.ROOT).startsWith("received:")) received++;
+                }
+                i++;
+                lineStart = i + 1;
+            } else if (c == '\n') {
+                bare = true;
+            } else if (c == 0) {
+                nul = true;
+            }
+        }
+        longest = Math.max(longest, len - lineStart);
+        return new ContentCheck(bare, nul, longest, received);
+    }
+
+    @Test
+    void agreesWithAnOctetByOctetScanOnRandomMessages() {
+        String[] pieces = {"\r\n", "\r\n", "\r\n", "\r", "\n", "\u0000", "Received: x", "RECEIVED:", "received", "\r\n\r\n",
+                "\u008d", "\u008a", "abcdefghij", "x".repeat(37), "\r\nReceived: from a\r\n"};
+        java.util.Random random = new java.util.Random(5321);
+        for (int round = 0; round < 5000; round++) {
+            StringBuilder sb = new StringBuilder();
+            for (int n = random.nextInt(30); n > 0; n--) sb.append(pieces[random.nextInt(pieces.length)]);
+            byte[] b = sb.toString().getBytes(StandardCharsets.ISO_8859_1);
+            int len = b.length == 0 ? 0 : random.nextInt(b.length + 1);   // the buffer may hold more than len
+            assertEquals(octetByOctet(b, len), ContentCheck.of(b, len), () -> sb.toString().replace("\r", "\\r").replace("\n", "\\n"));
+        }
+    }
 }

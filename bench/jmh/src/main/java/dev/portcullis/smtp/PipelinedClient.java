@@ -47,5 +47,6 @@ final class PipelinedClient implements Transport {
     @Override public boolean canStartTls() { return false; }
     @Override public void startTls() { throw new UnsupportedOperationException(); }
     @Override public void readTimeout(Duration timeout) {}
+    @Override public void probeTimeout(Duration wait) {}
     @Override public void close() {}
 }
