@@ -302,7 +302,7 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
             Instant now = clock.instant();
             List<RecipientOutcome> failed = new ArrayList<>();
             List<RecipientOutcome> warn = new ArrayList<>();
-            List<Address> closedNow = new ArrayList<>(); // delivered, or bounced: done once recorded below
+            Set<Address> closedNow = new LinkedHashSet<>(); // delivered, or bounced: done once recorded below
             for (RecipientOutcome o : outcomes) {
                 Address r = o.recipient();
                 RetryState old = e.state.get(r);
@@ -365,19 +365,32 @@ public final class OutboundQueue implements RemoteDelivery, AutoCloseable {
             try {
                 Set<Address> done = spool.done(e.id);
                 if (e.inFlight.isEmpty() && allClosed(env, done, closedNow) && removed(e)) return;
-                for (Address r : closedNow) markDone(e.id, r);
-                e.state.keySet().removeIf(done::contains);
-                spool.saveRetryState(e.id, List.copyOf(e.state.values()));
+                record(e, closedNow, done);
             } catch (NoSuchFileException gone) {
                 // removed meanwhile (a queue tool): wake() lets go of it
             } catch (IOException | RuntimeException ex) {
-                LOG.log(Level.WARNING, e.id + ": cannot save the retry state (a restart retries sooner): " + ex, ex);
+                // the done records could not be read: what this job closed is recorded all the same, or it goes out again
+                LOG.log(Level.WARNING, e.id + ": cannot read its done recipients: " + ex, ex);
+                record(e, closedNow, Set.of());
             }
         }
         wake(e);
     }
 
-    private static boolean allClosed(Envelope env, Set<Address> done, List<Address> closedNow) {
+    /** Marks what this job closed done and saves the retry state of the rest. With the entry's lock held. */
+    private void record(Entry e, Set<Address> closedNow, Set<Address> done) {
+        for (Address r : closedNow) markDone(e.id, r);
+        try {
+            e.state.keySet().removeIf(done::contains);
+            spool.saveRetryState(e.id, List.copyOf(e.state.values()));
+        } catch (NoSuchFileException gone) {
+            // removed meanwhile (a queue tool): wake() lets go of it
+        } catch (IOException | RuntimeException ex) {
+            LOG.log(Level.WARNING, e.id + ": cannot save the retry state (a restart retries sooner): " + ex, ex);
+        }
+    }
+
+    private static boolean allClosed(Envelope env, Set<Address> done, Set<Address> closedNow) {
         for (Address r : env.recipients()) if (!done.contains(r) && !closedNow.contains(r)) return false;
         return true;
     }
