@@ -3,6 +3,7 @@ package dev.portcullis.smtp;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
@@ -121,7 +122,7 @@ class SmtpInputDataTest {
             }
         }
         // the random content must reach every outcome often, or the comparison proves little
-        assertEquals(true, complete > 1500 && bare > 500 && eof > 50, "complete " + complete + ", bare " + bare + ", eof " + eof);
+        assertTrue(complete > 1500 && bare > 500 && eof > 50, "complete " + complete + ", bare " + bare + ", eof " + eof);
     }
 
     private static int indexOf(byte[] b, byte x) {
