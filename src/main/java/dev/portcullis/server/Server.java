@@ -57,7 +57,7 @@ public final class Server implements AutoCloseable {
                 : ServerTls.selfSigned(config.tlsDir(), config.hostname());
         LOG.info(() -> "TLS certificate " + tls.sha256Fingerprint()
                 + (config.tls().certificate() == null ? " (self-signed, " + config.tlsDir() + ")" : ""));
-        this.store = new SqliteStateStore(config.stateFile(), clock);
+        this.store = SqliteStateStore.batched(config.stateFile(), clock);
         this.accounts = SqliteAccounts.open(config.dataDir(), config.local().domains());
         var recipients = new ConfiguredRecipients(config.local(), accounts);
 

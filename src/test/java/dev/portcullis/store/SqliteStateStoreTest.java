@@ -25,18 +25,23 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The embedded state store: expiry by the injected clock, fixed counter windows, persistence, concurrency. */
+/**
+ * The embedded state store, one transaction per call: expiry by the injected clock, fixed counter windows,
+ * persistence, concurrency. {@link BatchedSqliteStateStoreTest} runs the same tests on the batched store.
+ */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class SqliteStateStoreTest {
 
     @TempDir Path dir;
-    private final MutableClock clock = new MutableClock();
-    private Path file;
-    private SqliteStateStore store;
+    final MutableClock clock = new MutableClock();
+    Path file;
+    SqliteStateStore store;
+
+    SqliteStateStore open(Path file, MutableClock clock) { return new SqliteStateStore(file, clock); }
 
     @BeforeEach void open() {
         file = dir.resolve("state.db");
-        store = new SqliteStateStore(file, clock);
+        store = open(file, clock);
     }
 
     @AfterEach void close() { store.close(); }
@@ -129,7 +134,7 @@ class SqliteStateStoreTest {
         store.close();
 
         clock.advance(Duration.ofSeconds(10));
-        store = new SqliteStateStore(file, clock);
+        store = open(file, clock);
         assertEquals(Optional.of("grey 123"), store.get("greylist", "triplet"));
         assertEquals(Optional.empty(), store.get("greylist", "short"), "expiry is kept across a restart");
         assertEquals(4, store.increment("karma", "good:192.0.2.1", 1, Duration.ofDays(30)));
@@ -188,7 +193,7 @@ class SqliteStateStoreTest {
     /** Two stores on one file are two processes sharing it (two connections, two locks): no increment is lost. */
     @Test void incrementsFromTwoStoresOnOneFileAreAtomic() throws Exception {
         int each = 400;
-        try (SqliteStateStore second = new SqliteStateStore(file, clock)) {
+        try (SqliteStateStore second = open(file, clock)) {
             ExecutorService pool = Executors.newFixedThreadPool(4);
             CountDownLatch start = new CountDownLatch(1);
             List<Future<?>> runs = new ArrayList<>();
@@ -211,10 +216,10 @@ class SqliteStateStoreTest {
     @Test void expiredRowsArePurgedFromTheFileNowAndThen() throws Exception {
         store.put("ns", "old", "x", Duration.ofSeconds(1));
         clock.advance(Duration.ofSeconds(2));
-        assertEquals(1, rows("old"), "expired rows stay until a purge, invisible");
+        assertEquals(1, awaitRows(1, "old"), "expired rows stay until a purge, invisible");
         for (int i = 0; i < 1000; i++) store.put("ns", "live" + (i % 10), "v", Duration.ofHours(1));
-        assertEquals(0, rows("old"));
-        assertEquals(10, rows("live%"));
+        assertEquals(0, awaitRows(0, "old"));
+        assertEquals(10, awaitRows(10, "live%"));
     }
 
     @Test void theFileIsInWalMode() throws Exception {
@@ -235,8 +240,18 @@ class SqliteStateStoreTest {
         }
     }
 
-    /** Rows whose key matches {@code like}, expired or not, read straight from the file. */
-    private long rows(String like) throws Exception {
+    /**
+     * Rows whose key matches {@code like}, expired or not, read straight from the file by another connection:
+     * once there are {@code expected} of them, or what there are after 2 s (a batch is committed well before).
+     */
+    long awaitRows(long expected, String like) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        long n;
+        while ((n = rows(like)) != expected && System.nanoTime() < deadline) Thread.sleep(5);
+        return n;
+    }
+
+    long rows(String like) throws Exception {
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + file);
              var q = c.prepareStatement("SELECT COUNT(*) FROM state WHERE k LIKE ?")) {
             q.setString(1, like);
