@@ -28,6 +28,13 @@ public final class DecisionTrace {
     /** Positions of the verdicts in session phases (connect, HELO, AUTH ...), in order. */
     private final List<Integer> sessionLevel = new ArrayList<>();
 
+    /**
+     * {@link #toString()} while no verdict has been added since ({@code describedSize} verdicts): a connection
+     * of one message logs the same verdicts twice, on the message's line and on the connection's.
+     */
+    private String described;
+    private int describedSize = -1;
+
     /** The scores' sum so far, Kahan-compensated (karma asks for it at every recipient: no walk over the list). */
     private double total;
     private double compensation;
@@ -68,6 +75,13 @@ public final class DecisionTrace {
         return out;
     }
 
+    /** {@code describe(forTransaction(start))}, without building it again when it is the whole trace. */
+    public String describeTransaction(int start) {
+        boolean wholeTrace = start <= entries.size() && entries.size() <= MAX_LOGGED
+                && (start == 0 || (sessionLevel.size() >= start && sessionLevel.get(start - 1) == start - 1));
+        return wholeTrace ? toString() : describe(forTransaction(start));
+    }
+
     /** The verdicts joined for a log line. */
     public static String describe(List<Entry> verdicts) {
         StringBuilder sb = new StringBuilder();
@@ -80,8 +94,10 @@ public final class DecisionTrace {
 
     /** Every verdict of the session, for its log line: the first MAX_LOGGED, then how many more there were. */
     @Override public String toString() {
-        if (entries.size() <= MAX_LOGGED) return describe(entries);
-        return describe(entries.subList(0, MAX_LOGGED)) + "; and " + (entries.size() - MAX_LOGGED)
-                + " more (each message's line has its own)";
+        if (describedSize == entries.size()) return described;
+        described = entries.size() <= MAX_LOGGED ? describe(entries) : describe(entries.subList(0, MAX_LOGGED))
+                + "; and " + (entries.size() - MAX_LOGGED) + " more (each message's line has its own)";
+        describedSize = entries.size();
+        return described;
     }
 }

@@ -858,7 +858,7 @@ public final class SmtpSession {
                 + (x == null ? "" : " queue_id=" + x.queueId + " from=" + x.sender + " to=" + x.recipients
                 + " size=" + x.size)
                 + " result=" + quote(result) + " decided_by=" + (by == null ? "core" : by)
-                + " trace=" + quote(x == null ? state.trace.toString() : DecisionTrace.describe(state.trace.forTransaction(x.traceStart))));
+                + " trace=" + quote(x == null ? state.trace.toString() : state.trace.describeTransaction(x.traceStart)));
     }
 
     private static String sanitize(String s) {
