@@ -140,7 +140,10 @@ cleanup_hooks=()
 
 bench_cleanup() {
   local rc=$? i
-  trap - EXIT INT TERM
+  # a second Ctrl-C or SIGTERM must not cut the cleanup short and leave servers running (each bg_stop
+  # ends in a SIGKILL within 10 s anyway)
+  trap - EXIT
+  trap '' INT TERM
   if [ -n "${waited_pid-}" ]; then kill -TERM "$waited_pid" 2>/dev/null || true; wait "$waited_pid" 2>/dev/null || true; fi
   for (( i = ${#cleanup_hooks[@]} - 1; i >= 0; i-- )); do ${cleanup_hooks[i]} || true; done
   for (( i = ${#bg_order[@]} - 1; i >= 0; i-- )); do bg_stop "${bg_order[i]}"; done
