@@ -16,6 +16,25 @@ import org.junit.jupiter.api.Test;
 class ReceivedSpfHeaderTest {
     private static final SpfEvaluator SPF = new SpfEvaluator(new MacroExpansionTest.NoDns(), "mx.receiver.example");
 
+    /** isDotAtom is RFC 5322's dot-atom-text, checked against the grammar written as a regular expression. */
+    @Test void dotAtomAgreesWithTheGrammar() {
+        Pattern grammar = Pattern.compile("[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*");
+        String alphabet = "aZ09.!#$%&'*+-/=?^_`{|}~ \"\\()<>[]:;@,\u00e9\u0000\t";
+        java.util.Random random = new java.util.Random(7);
+        int atoms = 0;
+        for (int n = 0; n < 50_000; n++) {
+            StringBuilder sb = new StringBuilder();
+            for (int len = random.nextInt(8); len > 0; len--) sb.append(alphabet.charAt(random.nextInt(alphabet.length())));
+            String text = sb.toString();
+            boolean expected = grammar.matcher(text).matches();
+            assertEquals(expected, ReceivedSpf.isDotAtom(text), text);
+            if (expected) atoms++;
+        }
+        assertTrue(atoms > 1000 && atoms < 49_000, "both outcomes come up: " + atoms + " dot-atoms");
+        for (String atom : List.of("example.com", "a", "ip4", "!#$%&'*+-/=?^_`{|}~.x")) assertTrue(ReceivedSpf.isDotAtom(atom), atom);
+        for (String not : List.of("", ".a", "a.", "a..b", "ip4:192.0.2.1", "a b", "\u00e9")) assertFalse(ReceivedSpf.isDotAtom(not), not);
+    }
+
     @Test void passHeader() throws Exception {
         SpfVerdict v = new SpfVerdict(SpfResult.PASS, null, "ip4:192.0.2.0/24", "example.com");
         String h = SPF.receivedSpfHeader(v, InetAddress.getByName("192.0.2.1"), "foo@example.com", "mail.example.com");
