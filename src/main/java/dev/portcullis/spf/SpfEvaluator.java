@@ -168,7 +168,7 @@ public final class SpfEvaluator {
             if (records.size() > 1) throw SpfException.perm("more than one SPF record at " + domain);
             SpfRecord record;
             try {
-                record = SpfRecord.parse(records.getFirst());
+                record = SpfRecord.parseCached(records.getFirst());
             } catch (SpfException e) {
                 throw SpfException.perm(domain + ": " + e.getMessage());
             }
