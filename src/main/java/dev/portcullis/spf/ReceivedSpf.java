@@ -65,7 +65,8 @@ final class ReceivedSpf {
 
     /**
      * RFC 5322 3.2.3's dot-atom-text: 1*atext *("." 1*atext). A loop, not a regular expression: six values
-     * per message, and the regex was a third of formatting the field.
+     * per message, and value() with its regex was 1.0 of the field's 1.4 % of the samples (20 sessions,
+     * reused connections, the anti-spam chain).
      */
     static boolean isDotAtom(String s) {
         if (s.isEmpty() || s.charAt(0) == '.' || s.charAt(s.length() - 1) == '.') return false;

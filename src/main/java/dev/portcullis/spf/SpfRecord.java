@@ -47,18 +47,25 @@ record SpfRecord(List<Directive> directives, String redirect, String exp, boolea
 
     /** How many parsed records {@link #parseCached} keeps; past that it starts again from none. */
     static final int CACHED = 1024;
+    /**
+     * The longest record kept (RFC 7208 3.4 asks records to fit a 512-octet UDP answer; nearly all do): so a
+     * sender's own DNS serving huge records cannot fill the heap with them, 1024 at a time.
+     */
+    static final int CACHED_LENGTH = 512;
     private static final Map<String, SpfRecord> PARSED = new ConcurrentHashMap<>();
 
     /**
      * {@link #parse}, keeping what parsed: a server meets the same few records again and again (its
-     * busiest senders'), and once the DNS answers come from the resolver's cache, parsing was a third of an
-     * evaluation. A record is immutable, so one instance serves every evaluation. A record that does not
-     * parse is parsed again each time (it is rare, and its permerror must not depend on a cache).
+     * busiest senders'), and once the DNS answers come from the resolver's cache, parsing was about half of
+     * an evaluation (0.9 of the SPF plugin's 1.9 % of the samples, 20 sessions, reused connections). Nothing
+     * changes a record after parsing, so one instance serves every evaluation. A record that does not parse
+     * is parsed again each time (it is rare, and its permerror must not depend on a cache).
      */
     static SpfRecord parseCached(String record) throws SpfException {
         SpfRecord parsed = PARSED.get(record);
         if (parsed != null) return parsed;
         parsed = parse(record);
+        if (record.length() > CACHED_LENGTH) return parsed;
         if (PARSED.size() >= CACHED) PARSED.clear();
         PARSED.put(record, parsed);
         return parsed;

@@ -42,6 +42,15 @@ class SpfRecordCacheTest {
         assertTrue(SpfRecord.cachedCount() <= before);
     }
 
+    @Test void aLongRecordIsParsedButNotKept() throws Exception {
+        StringBuilder text = new StringBuilder("v=spf1");
+        for (int i = 0; text.length() <= SpfRecord.CACHED_LENGTH; i++) text.append(" ip4:198.51.100.").append(i % 256);
+        String record = text.append(" -all").toString();
+        SpfRecord first = SpfRecord.parseCached(record);
+        assertTrue(first.hasAll());
+        assertTrue(first != SpfRecord.parseCached(record), "parsed afresh each time");
+    }
+
     @Test void theCacheStaysBounded() throws Exception {
         for (int i = 0; i < 3 * SpfRecord.CACHED; i++) {
             SpfRecord.parseCached("v=spf1 ip4:10.0." + (i / 256) + "." + (i % 256) + " -all");
