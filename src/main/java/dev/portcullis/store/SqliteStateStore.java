@@ -37,11 +37,12 @@ import org.sqlite.BusyHandler;
  *       anti-spam chain. A call on its own pays SQLite's locking and a commit (14 fcntl and 4 pwrite calls
  *       per connection; about 34 µs, against 9 µs in batches, in a loop of the chain's three calls). So
  *       the first call opens a transaction ({@code BEGIN IMMEDIATE}), the calls of the next
- *       {@value #BATCH_MILLIS} ms run inside it, and the committer thread commits it. The server sees its own
- *       changes at once; another process sees them at most {@value #BATCH_MILLIS} ms later, and a crash of
- *       the server loses at most the last {@value #BATCH_MILLIS} ms of them (a counter's increments, a
- *       greylist entry: advisory state, where that is acceptable). After each batch the file is left
- *       unlocked for {@value #PAUSE_MILLIS} ms (calls then commit one by one), and every store retries a
+ *       {@value #BATCH_MILLIS} ms run inside it, and the committer thread commits it (should it fall as far
+ *       behind again, the next call does). The server sees its own changes at once; another process sees
+ *       them at most {@value #BATCH_MILLIS} ms later, and a crash of the server loses at most the last
+ *       {@value #BATCH_MILLIS} ms of them (twice that at worst): a counter's increments, a greylist entry,
+ *       advisory state where that is acceptable. After each batch no transaction is opened for
+ *       {@value #PAUSE_MILLIS} ms (calls then commit one by one), and every store retries a
  *       locked file every 0.1 ms: so another process's change ({@code portcullis user} clearing a lockout)
  *       gets its turn at the next pause however busy the server is.</li>
  * </ul>
